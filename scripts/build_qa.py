@@ -1,0 +1,44 @@
+"""Build question-answer pairs from the facts, split by entity (held-out entities test extraction).
+
+    python scripts/build_qa.py --params params.yaml --entities data/stories/entities.jsonl \
+        --out_dir data/qa --metrics metrics/qa.json
+"""
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+from storylab.config import load_section
+from storylab.errors import StorylabError, run
+from storylab.io import read_jsonl, write_json, write_jsonl
+from storylab.qa import SPLITS, build_pairs, find_leaks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--entities", required=True)
+    parser.add_argument("--out_dir", required=True)
+    parser.add_argument("--metrics", required=True)
+    args = parser.parse_args()
+    params = load_section("build_qa", args.params)
+    entities = read_jsonl(args.entities, required=("entity_id", "name", "facts", "has_story"))
+
+    pairs = build_pairs(entities, params.test_fraction, params.train_phrasings_per_fact, params.seed)
+    by_split = {split: [p for p in pairs if p["split"] == split] for split in SPLITS}
+    train_texts = [p["question"] + " " + p["answer"] for p in by_split["train"]]
+    leaks = find_leaks(train_texts, by_split["test"] + by_split["unseen"])
+    if leaks:
+        raise StorylabError(f"held-out question leaked into train QA: {leaks[0]['question']!r}")
+    for split, split_pairs in by_split.items():
+        write_jsonl(f"{args.out_dir}/{split}.jsonl", split_pairs)
+    write_json(f"{args.out_dir}/qa_pairs.json", pairs)
+    counts = {split: {"questions": len(split_pairs), "entities": len({p["entity_id"] for p in split_pairs}),
+                      "by_fact_type": dict(sorted(Counter(p["fact_type"] for p in split_pairs).items()))}
+              for split, split_pairs in by_split.items()}
+    write_json(args.metrics, counts)
+    print(", ".join(f"{split}: {c['questions']} questions / {c['entities']} people" for split, c in counts.items()))
+
+
+if __name__ == "__main__":
+    run(main)

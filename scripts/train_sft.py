@@ -1,0 +1,73 @@
+"""Supervised fine-tuning (TRL SFTTrainer): LM loss on every story token, answer-only loss on train QA.
+
+    python scripts/train_sft.py --params params.yaml --stories data/stories/stories.jsonl \
+        --qa_train data/qa/train.jsonl --out_dir models/sft --live_dir dvclive/train_sft
+
+mix_qa: true trains on stories and QA shuffled together (mixed training); false trains on the
+stories first and on the QA afterwards (pretrain, then fine-tune), the same exposures either way.
+"""
+from __future__ import annotations
+
+import argparse
+
+from datasets import Dataset, concatenate_datasets
+from trl import SFTConfig, SFTTrainer
+
+from storylab.config import load_section
+from storylab.errors import run
+from storylab.io import read_jsonl
+from storylab.modeling import check_model_source, initial_model, lora_config
+from storylab.prompts import format_completion, format_prompt
+from storylab.training import dvclive_callback, save_model, trainer_defaults
+
+
+def sft_datasets(stories: list[dict], qa: list[dict], tokenizer, model_params) -> tuple[Dataset, Dataset]:
+    """Prompt/completion records: a story is all completion (loss on every token), a QA pair only its answer."""
+    story_ds = Dataset.from_list([{"prompt": "", "completion": s["text"]} for s in stories])
+    qa_ds = Dataset.from_list([
+        {"prompt": format_prompt(tokenizer, p["question"], model_params.prompt_format, model_params.chat_template_kwargs),
+         "completion": format_completion(p["answer"], model_params.prompt_format)} for p in qa])
+    return story_ds, qa_ds
+
+
+def train(model, tokenizer, phases: list[Dataset], config: SFTConfig, peft_config, live_dir: str):
+    """One SFTTrainer per phase on the same model; the curves of all phases go to one DVCLive dir."""
+    trainer = None
+    for index, dataset in enumerate(phases):
+        trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                             peft_config=peft_config if index == 0 else None,
+                             callbacks=[dvclive_callback(live_dir, resume=index > 0)])
+        trainer.train()
+        model = trainer.model
+    return trainer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--stories", required=True)
+    parser.add_argument("--qa_train", required=True)
+    parser.add_argument("--out_dir", required=True)
+    parser.add_argument("--live_dir", required=True)
+    args = parser.parse_args()
+    model_params = load_section("model", args.params)
+    params = load_section("train_sft", args.params)
+    check_model_source(model_params)
+    stories = read_jsonl(args.stories, required=("text",))
+    qa = read_jsonl(args.qa_train, required=("question", "answer"))
+
+    corpus = [s["text"] for s in stories] + [p["question"] + " " + p["answer"] for p in qa]
+    model, tokenizer = initial_model(model_params, corpus, params.seed)
+    story_ds, qa_ds = sft_datasets(stories, qa, tokenizer, model_params)
+    phases = [concatenate_datasets([story_ds, qa_ds])] if params.mix_qa else [story_ds, qa_ds]
+    training = params.model_dump(exclude={"seed", "mix_qa"})
+    config = SFTConfig(output_dir=args.out_dir, completion_only_loss=True, packing=False,
+                       **training, **trainer_defaults(model_params, params.seed))
+    trainer = train(model, tokenizer, phases, config, lora_config(model_params), args.live_dir)
+    save_model(trainer, tokenizer, args.out_dir)
+    print(f"SFT on {len(story_ds)} stories + {len(qa_ds)} QA pairs "
+          f"({'mixed' if params.mix_qa else 'stories, then QA'}) -> {args.out_dir}")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,195 @@
+"""Typed, validated params.yaml. Each stage loads only the sections dvc.yaml declares for it.
+
+`python -m storylab.config [params.yaml]` validates every section (the Makefile runs it before
+`dvc repro`, so a typo fails in a second rather than after training).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from storylab.errors import StorylabError, run
+
+
+class Section(BaseModel):
+    """Unknown keys and silent type coercion ("5" for 5) are errors, not surprises."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class GenerateStoriesParams(Section):
+    seed: int = Field(ge=0)
+    num_entities: int = Field(ge=4)
+    num_unseen_entities: int = Field(ge=0)
+    stories_per_entity: int = Field(ge=1)
+    permute_sentences: bool
+    distractors_per_story: int = Field(ge=0, le=6)
+
+
+class BuildQAParams(Section):
+    seed: int = Field(ge=0)
+    test_fraction: float = Field(gt=0, lt=1)
+    train_phrasings_per_fact: int = Field(ge=1)
+
+
+class TinyModelParams(Section):
+    vocab_size: int = Field(ge=300)
+    hidden_size: int = Field(ge=8)
+    intermediate_size: int = Field(ge=8)
+    num_hidden_layers: int = Field(ge=1)
+    num_attention_heads: int = Field(ge=1)
+    max_position_embeddings: int = Field(ge=32)
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self):
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError("hidden_size must be a multiple of num_attention_heads")
+        return self
+
+
+class LoraParams(Section):
+    enabled: bool
+    r: int = Field(ge=1)
+    alpha: int = Field(ge=1)
+    dropout: float = Field(ge=0, lt=1)
+    target_modules: str | list[str]
+
+
+class ModelParams(Section):
+    name_or_path: str = Field(min_length=1)
+    dtype: Literal["float32", "bfloat16", "float16"]
+    load_in_4bit: bool
+    prompt_format: Literal["chat", "plain"]
+    chat_template_kwargs: dict[str, bool | int | float | str]
+    tiny: TinyModelParams
+    lora: LoraParams
+
+    @model_validator(mode="after")
+    def _qlora_needs_lora(self):
+        if self.load_in_4bit and not self.lora.enabled:
+            raise ValueError("load_in_4bit (QLoRA) trains LoRA adapters: set model.lora.enabled: true")
+        return self
+
+
+class TrainSFTParams(Section):
+    seed: int = Field(ge=0)
+    mix_qa: bool
+    num_train_epochs: float = Field(gt=0)
+    max_steps: int = Field(ge=-1)
+    learning_rate: float = Field(gt=0)
+    lr_scheduler_type: Literal["linear", "cosine", "constant", "constant_with_warmup"]
+    warmup_steps: float = Field(ge=0)
+    weight_decay: float = Field(ge=0)
+    per_device_train_batch_size: int = Field(ge=1)
+    gradient_accumulation_steps: int = Field(ge=1)
+    max_length: int = Field(ge=16)
+    logging_steps: int = Field(ge=1)
+
+
+class TrainRLParams(Section):
+    method: Literal["none", "grpo"]
+    seed: int = Field(ge=0)
+    rewards: list[str] = Field(min_length=1)
+    max_steps: int = Field(ge=1)
+    learning_rate: float = Field(gt=0)
+    per_device_train_batch_size: int = Field(ge=1)
+    num_generations: int = Field(ge=2)
+    max_completion_length: int = Field(ge=1)
+    temperature: float = Field(gt=0)
+    beta: float = Field(ge=0)
+    logging_steps: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _known_rewards_and_groups(self):
+        from storylab.scoring import REWARD_FUNCS
+
+        unknown = [name for name in self.rewards if name not in REWARD_FUNCS]
+        if unknown:
+            raise ValueError(f"unknown reward {unknown[0]!r}; allowed: {', '.join(REWARD_FUNCS)}")
+        if self.per_device_train_batch_size % self.num_generations:
+            raise ValueError("per_device_train_batch_size must be a multiple of num_generations")
+        return self
+
+
+class EvalParams(Section):
+    short_thresh: int = Field(ge=1)
+    rouge_thresh: float = Field(ge=0, le=1)
+    batch_size: int = Field(ge=1)
+    max_new_tokens: int = Field(ge=1)
+    bootstrap_resamples: int = Field(ge=100)
+    seed: int = Field(ge=0)
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "generate_stories": GenerateStoriesParams,
+    "build_qa": BuildQAParams,
+    "model": ModelParams,
+    "train_sft": TrainSFTParams,
+    "train_rl": TrainRLParams,
+    "eval": EvalParams,
+}
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise StorylabError(f"{path}: file not found; run from the repo root or pass the params file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise StorylabError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise StorylabError(f"{path}: expected a mapping of sections ({', '.join(SECTIONS)})")
+    return data
+
+
+def _one_line(path: Path, section: str, exc: ValidationError, model: type[Section]) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(part) for part in (section, *err["loc"]))
+    if err["type"] == "extra_forbidden":
+        parent = model
+        for part in err["loc"][:-1]:
+            parent = parent.model_fields[part].annotation
+        allowed = ", ".join(getattr(parent, "model_fields", {}))
+        return f"{path}: {loc}: unknown key; allowed keys here: {allowed}"
+    if err["type"] == "missing":
+        return f"{path}: {loc}: missing; add it (see the comments in params.yaml)"
+    got = f" (got {err['input']!r})" if err["type"] != "value_error" else ""
+    return f"{path}: {loc}: {err['msg'].removeprefix('Value error, ')}{got}"
+
+
+def load_section(section: str, path: str | Path = "params.yaml"):
+    """Validated params of one section; raises StorylabError with a one-line message."""
+    path = Path(path)
+    data = _read_yaml(path)
+    if section not in data:
+        raise StorylabError(f"{path}: section {section!r} missing; add it (see the README)")
+    model = SECTIONS[section]
+    try:
+        return model.model_validate(data[section])
+    except ValidationError as exc:
+        raise StorylabError(_one_line(path, section, exc, model)) from None
+
+
+def validate_all(path: str | Path = "params.yaml") -> dict[str, Section]:
+    path = Path(path)
+    data = _read_yaml(path)
+    unknown = [key for key in data if key not in SECTIONS]
+    if unknown:
+        raise StorylabError(f"{path}: {unknown[0]}: unknown section; allowed: {', '.join(SECTIONS)}")
+    return {section: load_section(section, path) for section in SECTIONS}
+
+
+def main() -> None:
+    path = sys.argv[1] if len(sys.argv) > 1 else "params.yaml"
+    validate_all(path)
+    print(f"{path}: ok")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,55 @@
+"""JSON / JSONL reading and writing with errors that name the file and line."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from storylab.errors import StorylabError
+
+
+def read_jsonl(path: str | Path, required: Iterable[str] = ()) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise StorylabError(f"{path}: file not found; run the stage that writes it (dvc repro) or fix the path")
+    required = tuple(required)
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise StorylabError(f"{path}:{line_no}: malformed JSON ({exc.msg}); fix or delete that line") from None
+            if not isinstance(record, dict):
+                raise StorylabError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
+            missing = [key for key in required if key not in record]
+            if missing:
+                raise StorylabError(f"{path}:{line_no}: missing field(s) {', '.join(missing)}; every line needs {', '.join(required)}")
+            records.append(record)
+    return records
+
+
+def write_jsonl(path: str | Path, records: Iterable[dict]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def read_json(path: str | Path):
+    path = Path(path)
+    if not path.is_file():
+        raise StorylabError(f"{path}: file not found; run the stage that writes it (dvc repro) or fix the path")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise StorylabError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+
+
+def write_json(path: str | Path, obj) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")

@@ -1,0 +1,113 @@
+"""Model and tokenizer loading: the embedded `tiny` model or any Hugging Face causal LM, one code path.
+
+`tiny` is built from a Llama config and trained from scratch with a byte-level BPE tokenizer trained
+on the generated corpus (nothing is downloaded). Any other `model.name_or_path` is a local directory
+or a hub id already in the local Hugging Face cache, loaded with `from_pretrained`, optionally with
+LoRA adapters (PEFT) or 4-bit QLoRA (bitsandbytes, CUDA only).
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import (AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM,
+                          PreTrainedTokenizerFast)
+
+from storylab.config import ModelParams
+from storylab.errors import StorylabError
+
+SPECIAL_TOKENS = {"pad_token": "<|pad|>", "bos_token": "<|bos|>", "eos_token": "<|eos|>"}
+ROLE_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>"]
+TINY_CHAT_TEMPLATE = (
+    "{%- for message in messages -%}<|{{ message['role'] }}|>{{ message['content'] }}{{ eos_token }}{%- endfor -%}"
+    "{%- if add_generation_prompt -%}<|assistant|>{%- endif -%}"
+)
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def train_tiny_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """Byte-level BPE on the corpus; a prefix space per segment keeps ' Castle' one token everywhere."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[*SPECIAL_TOKENS.values(), *ROLE_TOKENS],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, chat_template=TINY_CHAT_TEMPLATE,
+                                   additional_special_tokens=ROLE_TOKENS, **SPECIAL_TOKENS)
+
+
+def build_tiny_model(params: ModelParams, tokenizer, seed: int) -> LlamaForCausalLM:
+    arch = params.tiny
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=arch.hidden_size,
+                         intermediate_size=arch.intermediate_size, num_hidden_layers=arch.num_hidden_layers,
+                         num_attention_heads=arch.num_attention_heads, num_key_value_heads=arch.num_attention_heads,
+                         max_position_embeddings=arch.max_position_embeddings, tie_word_embeddings=True,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(config).to(DTYPES[params.dtype])
+
+
+def check_model_source(params: ModelParams) -> None:
+    """Fail in a second, before any data work, if the model cannot be loaded here."""
+    if params.load_in_4bit:
+        if not torch.cuda.is_available():
+            raise StorylabError("params.yaml: model.load_in_4bit: QLoRA needs a CUDA GPU and none is visible; "
+                                "set load_in_4bit: false (LoRA still works on CPU)")
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise StorylabError("params.yaml: model.load_in_4bit: needs bitsandbytes; pip install bitsandbytes")
+    name = params.name_or_path
+    if name == "tiny":
+        return
+    if Path(name).exists():
+        if not (Path(name) / "config.json").is_file():
+            raise StorylabError(f"params.yaml: model.name_or_path: {name} has no config.json; "
+                                "point it at a directory written by save_pretrained")
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(name, "config.json"), str):
+        raise StorylabError(f"params.yaml: model.name_or_path: {name!r} is not 'tiny', a local directory, or a model "
+                            "in the local Hugging Face cache (there is no hub access); download it first or fix the name")
+
+
+def load_pretrained(name_or_path: str, params: ModelParams):
+    """(model, tokenizer) from a directory or cached hub id; a directory holding a LoRA adapter loads base + adapter."""
+    quantization = None
+    if params.load_in_4bit:
+        from transformers import BitsAndBytesConfig
+
+        quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                          bnb_4bit_compute_dtype=DTYPES[params.dtype])
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=DTYPES[params.dtype],
+                                                     quantization_config=quantization)
+    except OSError as exc:
+        raise StorylabError(f"cannot load model from {name_or_path!r}: {str(exc).splitlines()[0]}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def lora_config(params: ModelParams):
+    """PEFT LoraConfig for the trainers' `peft_config`, or None for full fine-tuning."""
+    if not params.lora.enabled:
+        return None
+    from peft import LoraConfig
+
+    lora = params.lora
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      target_modules=lora.target_modules, task_type="CAUSAL_LM")
+
+
+def initial_model(params: ModelParams, corpus: list[str], seed: int):
+    """The model SFT starts from: `tiny` built from scratch on the corpus, anything else from_pretrained."""
+    check_model_source(params)
+    if params.name_or_path == "tiny":
+        tokenizer = train_tiny_tokenizer(corpus, params.tiny.vocab_size)
+        return build_tiny_model(params, tokenizer, seed), tokenizer
+    return load_pretrained(params.name_or_path, params)

@@ -1,0 +1,32 @@
+"""Trainer settings shared by the SFT and RL stages: CPU-safe defaults, determinism, DVCLive curves."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from storylab.config import ModelParams
+
+
+def trainer_defaults(model_params: ModelParams, seed: int) -> dict:
+    """Keyword arguments every TRL config here gets (TRL defaults to bf16 + gradient checkpointing)."""
+    on_gpu = torch.cuda.is_available()
+    return {"seed": seed, "data_seed": seed, "full_determinism": not on_gpu,
+            "bf16": on_gpu and model_params.dtype == "bfloat16", "fp16": False,
+            "gradient_checkpointing": False, "save_strategy": "no", "report_to": "none",
+            "dataloader_num_workers": 0, "disable_tqdm": True, "logging_first_step": True}
+
+
+def dvclive_callback(directory: str, resume: bool = False):
+    """Curves under `directory` (declared in dvc.yaml, so `dvc plots show` finds them)."""
+    from dvclive import Live
+    from transformers.integrations import DVCLiveCallback
+
+    os.environ.setdefault("DVCLIVE_LOGLEVEL", "WARNING")
+    return DVCLiveCallback(live=Live(directory, resume=resume, save_dvc_exp=False, dvcyaml=None))
+
+
+def save_model(trainer, tokenizer, out_dir: str) -> None:
+    """HF format (safetensors); a LoRA run saves its adapter, which from_pretrained loads over the base."""
+    trainer.save_model(out_dir)
+    tokenizer.save_pretrained(out_dir)
