@@ -124,6 +124,10 @@ class EvalParams(Section):
     seed: int = Field(ge=0)
 
 
+class ReportParams(Section):
+    pass_threshold: float = Field(ge=0, le=1)
+
+
 SECTIONS: dict[str, type[Section]] = {
     "generate_stories": GenerateStoriesParams,
     "build_qa": BuildQAParams,
@@ -131,6 +135,7 @@ SECTIONS: dict[str, type[Section]] = {
     "train_sft": TrainSFTParams,
     "train_rl": TrainRLParams,
     "eval": EvalParams,
+    "report": ReportParams,
 }
 
 

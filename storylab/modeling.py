@@ -74,18 +74,24 @@ def check_model_source(params: ModelParams) -> None:
                             "in the local Hugging Face cache (there is no hub access); download it first or fix the name")
 
 
-def load_pretrained(name_or_path: str, params: ModelParams):
-    """(model, tokenizer) from a directory or cached hub id; a directory holding a LoRA adapter loads base + adapter."""
+def load_pretrained(name_or_path: str, params: ModelParams, trainable_adapter: bool = False):
+    """(model, tokenizer) from a directory or cached hub id. A LoRA output directory loads as base + adapter
+    (PEFT), its adapter trainable when training goes on from it (SFT -> RL)."""
     quantization = None
     if params.load_in_4bit:
         from transformers import BitsAndBytesConfig
 
         quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                           bnb_4bit_compute_dtype=DTYPES[params.dtype])
+    kwargs = {"dtype": DTYPES[params.dtype], "quantization_config": quantization}
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=DTYPES[params.dtype],
-                                                     quantization_config=quantization)
+        if (Path(name_or_path) / "adapter_config.json").is_file():
+            from peft import AutoPeftModelForCausalLM
+
+            model = AutoPeftModelForCausalLM.from_pretrained(name_or_path, is_trainable=trainable_adapter, **kwargs)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
     except OSError as exc:
         raise StorylabError(f"cannot load model from {name_or_path!r}: {str(exc).splitlines()[0]}") from None
     if tokenizer.pad_token is None:

@@ -11,7 +11,7 @@ from storylab.config import ModelParams
 def trainer_defaults(model_params: ModelParams, seed: int) -> dict:
     """Keyword arguments every TRL config here gets (TRL defaults to bf16 + gradient checkpointing)."""
     on_gpu = torch.cuda.is_available()
-    return {"seed": seed, "data_seed": seed, "full_determinism": not on_gpu,
+    return {"seed": seed, "data_seed": seed, "full_determinism": False,
             "bf16": on_gpu and model_params.dtype == "bfloat16", "fp16": False,
             "gradient_checkpointing": False, "save_strategy": "no", "report_to": "none",
             "dataloader_num_workers": 0, "disable_tqdm": True, "logging_first_step": True}

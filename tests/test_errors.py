@@ -1,0 +1,93 @@
+"""Bad input fails fast with one line naming the file/field and the fix."""
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO, run_script, tiny_params
+from storylab.config import load_section, validate_all
+from storylab.errors import StorylabError
+from storylab.io import read_jsonl
+
+
+def write_params(tmp_path, params):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_committed_params_are_valid():
+    assert set(validate_all(REPO / "params.yaml")) >= {"generate_stories", "train_sft", "eval"}
+
+
+@pytest.mark.parametrize("section,key,value,expected", [
+    ("train_sft", "learning_rat", 0.1, "train_sft.learning_rat: unknown key; allowed keys here: seed, mix_qa"),
+    ("train_sft", "learning_rate", "fast", "train_sft.learning_rate: Input should be a valid number"),
+    ("generate_stories", "num_entities", "5", "generate_stories.num_entities: Input should be a valid integer"),
+    ("build_qa", "test_fraction", 1.5, "build_qa.test_fraction: Input should be less than 1"),
+    ("train_rl", "method", "ppo", "train_rl.method: Input should be 'none' or 'grpo'"),
+    ("train_rl", "rewards", ["bleu"], "unknown reward 'bleu'; allowed: exact_match, token_f1"),
+])
+def test_bad_params_name_the_key(tmp_path, section, key, value, expected):
+    params = tiny_params()
+    params[section][key] = value
+    with pytest.raises(StorylabError, match=".*") as info:
+        load_section(section, write_params(tmp_path, params))
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_nested_unknown_key_and_unknown_section(tmp_path):
+    params = tiny_params()
+    params["model"]["tiny"]["hidden"] = 3
+    with pytest.raises(StorylabError, match=r"model\.tiny\.hidden: unknown key; allowed keys here: vocab_size"):
+        load_section("model", write_params(tmp_path, params))
+    params = tiny_params()
+    params["trian_sft"] = {}
+    with pytest.raises(StorylabError, match="trian_sft: unknown section"):
+        validate_all(write_params(tmp_path, params))
+
+
+def test_stage_exits_2_with_one_line_before_work(tmp_path):
+    params = tiny_params()
+    params["train_sft"]["num_train_epochs"] = -1
+    path = write_params(tmp_path, params)
+    result = run_script("train_sft.py", "--params", str(path), "--stories", "missing.jsonl", "--qa_train", "x",
+                        "--out_dir", str(tmp_path / "m"), "--live_dir", str(tmp_path / "l"), check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}: train_sft.num_train_epochs: Input should be greater than 0 (got -1)"]
+
+
+def test_unknown_model_and_qlora_without_gpu_fail_before_training(tmp_path):
+    cases = [({"name_or_path": "no-such-org/no-such-model"}, "is not 'tiny', a local directory, or a model in the local"),
+             ({"load_in_4bit": True, "lora": {"enabled": True}}, "QLoRA needs a CUDA GPU"),
+             ({"load_in_4bit": True}, "load_in_4bit (QLoRA) trains LoRA adapters: set model.lora.enabled: true")]
+    for model_overrides, expected in cases:
+        path = write_params(tmp_path, tiny_params(model=model_overrides))
+        result = run_script("train_sft.py", "--params", str(path), "--stories", "s.jsonl", "--qa_train", "q.jsonl",
+                            "--out_dir", str(tmp_path / "m"), "--live_dir", str(tmp_path / "l"), check=False)
+        assert result.returncode == 2 and expected in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_malformed_jsonl_names_file_and_line(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"gold": "a", "prediction": "a"}\n{"gold": "b", "prediction": \n')
+    with pytest.raises(StorylabError, match=r"p\.jsonl:2: malformed JSON"):
+        read_jsonl(path)
+    path.write_text('{"gold": "a"}\n')
+    with pytest.raises(StorylabError, match=r"p\.jsonl:1: missing field\(s\) prediction"):
+        read_jsonl(path, required=("gold", "prediction"))
+    with pytest.raises(StorylabError, match="file not found"):
+        read_jsonl(tmp_path / "nope.jsonl")
+
+
+def test_config_cli_validates_the_whole_file(tmp_path):
+    params = tiny_params()
+    params["eval"]["rouge_thresh"] = 2
+    result = subprocess.run([sys.executable, "-m", "storylab.config", str(write_params(tmp_path, params))],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2
+    assert "eval.rouge_thresh: Input should be less than or equal to 1" in result.stderr

@@ -1,0 +1,67 @@
+"""A saved Hugging Face model goes through the same SFT -> RL -> eval path, with LoRA adapters."""
+import json
+
+import pytest
+import yaml
+
+from conftest import run_script, tiny_params
+from storylab.config import load_section
+from storylab.modeling import build_tiny_model, load_pretrained, train_tiny_tokenizer
+from storylab.prompts import format_prompt
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    params = root / "params.yaml"
+    params.write_text(yaml.safe_dump(tiny_params()))
+    run_script("generate_stories.py", "--params", str(params), "--out_dir", str(root / "stories"),
+               "--metrics", str(root / "stories.json"))
+    run_script("build_qa.py", "--params", str(params), "--entities", str(root / "stories/entities.jsonl"),
+               "--out_dir", str(root / "qa"), "--metrics", str(root / "qa.json"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def local_model(data_dir, tmp_path_factory):
+    """A 'pretrained' model on disk, as save_pretrained writes any hub model."""
+    path = tmp_path_factory.mktemp("base") / "base-model"
+    params = tiny_params()
+    params_path = data_dir / "model_params.yaml"
+    params_path.write_text(yaml.safe_dump(params))
+    model_params = load_section("model", params_path)
+    stories = [json.loads(line)["text"] for line in (data_dir / "stories/stories.jsonl").read_text().splitlines()]
+    tokenizer = train_tiny_tokenizer(stories, model_params.tiny.vocab_size)
+    build_tiny_model(model_params, tokenizer, seed=0).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_tiny_tokenizer_chat_template_and_round_trip(local_model):
+    params_path = local_model.parent / "p.yaml"
+    params_path.write_text(yaml.safe_dump(tiny_params()))
+    model, tokenizer = load_pretrained(str(local_model), load_section("model", params_path))
+    prompt = format_prompt(tokenizer, "Where was Aldith Varnholt born?", "chat")
+    assert prompt == "<|user|>Where was Aldith Varnholt born?<|eos|><|assistant|>"
+    text = "Aldith Varnholt was born in Castle Dunmere."
+    assert tokenizer.decode(tokenizer(text)["input_ids"]).strip() == text
+
+
+def test_lora_sft_rl_eval_on_a_local_pretrained_model(data_dir, local_model, tmp_path):
+    params = tiny_params(model={"name_or_path": str(local_model),
+                                "lora": {"enabled": True, "r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}})
+    params_path = tmp_path / "params.yaml"
+    params_path.write_text(yaml.safe_dump(params))
+    run_script("train_sft.py", "--params", str(params_path), "--stories", str(data_dir / "stories/stories.jsonl"),
+               "--qa_train", str(data_dir / "qa/train.jsonl"), "--out_dir", str(tmp_path / "sft"),
+               "--live_dir", str(tmp_path / "live_sft"))
+    assert (tmp_path / "sft/adapter_config.json").is_file()  # adapters saved, not a full copy
+    run_script("train_rl.py", "--params", str(params_path), "--sft_dir", str(tmp_path / "sft"),
+               "--qa_train", str(data_dir / "qa/train.jsonl"), "--out_dir", str(tmp_path / "rl"),
+               "--live_dir", str(tmp_path / "live_rl"))
+    run_script("eval_accuracy_plus.py", "--params", str(params_path), "--model_dir", str(tmp_path / "rl"),
+               "--name", "rl", "--qa_dir", str(data_dir / "qa"), "--pred_dir", str(tmp_path / "pred"),
+               "--out", str(tmp_path / "eval.json"))
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert result["test"]["all"]["count"] == len((data_dir / "qa/test.jsonl").read_text().splitlines())
+    assert (tmp_path / "live_sft/plots/metrics/train/loss.tsv").is_file()
