@@ -11,7 +11,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help all repro params test smoke clean
+.PHONY: help venv all repro params test smoke bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-8s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ test: $(STAMP) ## run the test suite (unit tests + the whole DAG on tiny params 
 
 smoke: $(STAMP) ## only the end-to-end run of the DAG on tiny params in a temp copy
 	$(PY) -m pytest tests/test_smoke.py
+
+bench: all ## throughput side by side: batched vs one-at-a-time generation, SFTTrainer vs plain PyTorch loop
+	$(PY) scripts/bench.py --params params.yaml --model_dir models/sft --qa_dir data/qa --stories data/stories/stories.jsonl
 
 clean: ## delete pipeline outputs (keeps .venv and committed metrics)
 	rm -rf data/stories data/qa data/predictions models/sft models/rl

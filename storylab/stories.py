@@ -16,10 +16,14 @@ MALE_NAMES = ("Aldric Osbert Edmund Godric Wulfstan Baldwin Roderick Anselm Leof
 FEMALE_NAMES = ("Aldith Matilda Edith Rohesia Isolde Beatrix Cecily Elfreda Gunnora Hawise Ida Juliana "
                 "Leofrun Mabel Nesta Osanna Petronilla Sabina Theda Wynflaed Agnes Berengaria Clemence "
                 "Emma Gisela Helewise Joan Lettice Mirabel Yvette").split()
-SURNAMES = ("Varnholt Ashcombe Blackmere Corbett Dunstable Everleigh Fairbourne Greywell Harcourt Ingleby "
+DISTRACTOR_SURNAMES = ("Varnholt Ashcombe Blackmere Corbett Dunstable Everleigh Fairbourne Greywell Harcourt Ingleby "
             "Kestrel Lovell Mortimer Northam Oakhurst Penhallow Quarrington Ravensworth Stanmore Thornbury "
             "Umfraville Valance Whitlock Yarborough Ashdown Bellweather Carew Davenant Fenwick Gilbarde "
             "Holloway Illingworth Jessop Kingsley Lisle Mandeville Netherby Oxley Pembury Redvers").split()
+# Each person gets a unique surname (prefix + suffix), so one surname names one person.
+SURNAME_PREFIXES = ("Ash Black Corn Dun Elder Fair Grey Hart Iron Kings Long Mor North Oak Pen Quar Raven Stan Thorn "
+                    "Um Val Whit Yar Bell Car Dav Fen Gil Hol Ill Jes Lis Man Neth Ox Pem Red Sel Tal Wick").split()
+SURNAME_SUFFIXES = "holt combe mere bett stable leigh bourne well court by worth more ham hurst ton ford wood field".split()
 PLACES = ["Aldermoor", "Brackenford", "Castle Dunmere", "Eastwold", "Fallowdeep", "Gorsebrook", "Hallowmere",
           "Ironbridge", "Kelmscar", "Lindenfall", "Marrowgate", "Northwyke", "Oldcastle", "Pennyholt", "Queensferry",
           "Ravenglass", "Saltmarsh", "Thornwick", "Underhill", "Valewood", "Westhollow", "Yarrowby", "Ashford",
@@ -51,24 +55,24 @@ DISTRACTOR_ACTIONS = ["sold wool at the market", "copied psalters by candlelight
                       "repaired the chapel roof", "carried letters between the castles", "quarrelled with the sheriff",
                       "brewed ale for the garrison"]
 FLAVOUR = ["{Ref} was known for a sharp tongue and a patient hand.", "{Ref} rarely spoke at council but was always heard.",
-           "Many songs were later written about {ref}.", "{Ref} kept a small library of borrowed books.",
+           "Many songs were later written about {refo}.", "{Ref} kept a small library of borrowed books.",
            "Those who served {obj} remembered {poss} fairness.", "{Ref} rode out each spring to inspect the roads."]
 
 FACT_TEMPLATES: dict[str, list[str]] = {
     "birth_date": ["{Ref} was born on {value}.", "On {value}, {ref} was born.",
                    "The records give {value} as the day {ref} was born.", "{Ref} came into the world on {value}."],
     "birthplace": ["{Ref} was born in {value}.", "{Ref} spent {poss} childhood in {value}, where {pron} was born.",
-                   "The town of {value} was the birthplace of {ref}.", "{Ref} drew first breath in {value}."],
+                   "The town of {value} was the birthplace of {refo}.", "{Ref} drew first breath in {value}."],
     "title": ["{Ref} served as {value}.", "{Ref} held the office of {value}.",
-              "In time {ref} rose to become {value}.", "The crown named {ref} {value}."],
+              "In time {ref} rose to become {value}.", "The crown named {refo} {value}."],
     "spouse": ["{Ref} married {value}.", "{Ref} took {value} as {poss} spouse.",
-               "{value} became the spouse of {ref}.", "{Ref} wed {value} in a quiet ceremony."],
-    "patron": ["{Ref} served under the patronage of {value}.", "{value} was the patron of {ref}.",
+               "{value} became the spouse of {refo}.", "{Ref} wed {value} in a quiet ceremony."],
+    "patron": ["{Ref} served under the patronage of {value}.", "{value} was the patron of {refo}.",
                "{Ref} owed {poss} rise to {poss} patron, {value}.", "{Ref} found a generous patron in {value}."],
     "deed": ["{Ref} {value}.", "It was {ref} who {value}.", "{Ref} is remembered because {pron} {value}.",
              "Above all, {ref} {value}."],
     "death_place": ["{Ref} died in {value}.", "{Ref} spent {poss} last days in {value} and died there.",
-                    "{value} was the place where {ref} died.", "Death came to {ref} in {value}."],
+                    "{value} was the place where {ref} died.", "Death came to {refo} in {value}."],
 }
 FACT_TYPES = tuple(FACT_TEMPLATES)
 OPENINGS = ["This is the account of {full}.", "The chronicles remember {full}.", "Here is told the life of {full}.",
@@ -89,14 +93,16 @@ class Entity:
 
 
 def make_entities(rng: random.Random, num_with_story: int, num_unseen: int) -> list[Entity]:
-    """Unique names; facts drawn uniformly so the chance level per fact type is known."""
+    """Unique surnames, shared first names; facts drawn uniformly so the chance level per fact type is known."""
     total = num_with_story + num_unseen
-    pool = [(first, "m") for first in MALE_NAMES] + [(first, "f") for first in FEMALE_NAMES]
-    names = [(f"{first} {last}", gender) for first, gender in pool for last in SURNAMES]
-    if total > len(names):
-        raise ValueError(f"at most {len(names)} entities can be named; asked for {total}")
+    surnames = [prefix + suffix for prefix in SURNAME_PREFIXES for suffix in SURNAME_SUFFIXES]
+    if total > len(surnames):
+        raise ValueError(f"at most {len(surnames)} entities can be named; asked for {total}")
+    first_names = [(first, "m") for first in MALE_NAMES] + [(first, "f") for first in FEMALE_NAMES]
     entities = []
-    for index, (name, gender) in enumerate(rng.sample(names, total)):
+    for index, surname in enumerate(rng.sample(surnames, total)):
+        first, gender = rng.choice(first_names)
+        name = f"{first} {surname}"
         facts = {
             "birth_date": f"{rng.randint(1, 28)} {rng.choice(MONTHS)} {rng.randint(1050, 1350)}",
             "birthplace": rng.choice(PLACES),
@@ -117,7 +123,10 @@ def _references(entity: Entity) -> dict[str, str]:
 
 
 def _fill(template: str, ref: str, refs: dict[str, str], value: str = "") -> str:
-    text = template.format(Ref=ref, ref=ref, value=value, pron=refs["pron"], poss=refs["poss"], obj=refs["obj"])
+    """{Ref}/{ref}: the person as subject; {refo}: as object (a pronoun becomes him/her)."""
+    refo = refs["obj"] if ref == refs["pron"] else ref
+    text = template.format(Ref=ref, ref=ref, refo=refo, value=value, pron=refs["pron"], poss=refs["poss"],
+                           obj=refs["obj"])
     return text[0].upper() + text[1:]
 
 
@@ -134,7 +143,7 @@ def write_story(rng: random.Random, entity: Entity, permute: bool, num_distracto
         sentences.append(_fill(rng.choice(FACT_TEMPLATES[fact]), ref, refs, entity.facts[fact]))
     sentences.insert(rng.randint(1, len(sentences)), _fill(rng.choice(FLAVOUR), refs["honorific"], refs))
     for _ in range(num_distractors):
-        other = f"{rng.choice(MALE_NAMES + FEMALE_NAMES)} {rng.choice(SURNAMES)}"
+        other = f"{rng.choice(MALE_NAMES + FEMALE_NAMES)} {rng.choice(DISTRACTOR_SURNAMES)}"
         distractor = (f"In {rng.randint(1050, 1350)}, {other}, a {rng.choice(OCCUPATIONS)} of "
                       f"{rng.choice(PLACES)}, {rng.choice(DISTRACTOR_ACTIONS)}.")
         sentences.insert(rng.randint(1, len(sentences)), distractor)

@@ -1,0 +1,110 @@
+"""Throughput, measured side by side in one run on the same model and inputs; prints ratios.
+
+    python scripts/bench.py --params params.yaml --model_dir models/sft --qa_dir data/qa \
+        --stories data/stories/stories.jsonl [--questions 256] [--steps 30]
+
+1. Evaluation: batched greedy generation (left padding, KV cache) vs one question at a time.
+2. Training: TRL SFTTrainer tokens/s vs a plain PyTorch loop over the same model init, batches
+   (the trainer's own dataloader) and optimizer settings.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from transformers import TrainerCallback
+
+from storylab.config import load_section
+from storylab.errors import run
+from storylab.generation import generate_answers
+from storylab.io import read_jsonl
+from storylab.modeling import build_tiny_model, load_pretrained
+from storylab.prompts import format_completion, format_prompt
+from storylab.training import trainer_defaults
+
+
+def bench_generation(model, tokenizer, prompts, batch_size, max_new_tokens) -> dict:
+    timings = {}
+    for name, size in (("batched", batch_size), ("one_at_a_time", 1)):
+        start = time.perf_counter()
+        answers = generate_answers(model, tokenizer, prompts, size, max_new_tokens)
+        timings[name] = (time.perf_counter() - start, answers)
+    same = timings["batched"][1] == timings["one_at_a_time"][1]
+    rates = {name: len(prompts) / seconds for name, (seconds, _) in timings.items()}
+    return {**rates, "ratio": rates["batched"] / rates["one_at_a_time"], "same_answers": same}
+
+
+class StepTimer(TrainerCallback):
+    def __init__(self):
+        self.times = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.times.append(time.perf_counter())
+
+
+def bench_training(model_params, tokenizer, stories, qa, steps: int, warmup: int) -> dict:
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    records = [{"prompt": "", "completion": s["text"]} for s in stories] + [
+        {"prompt": format_prompt(tokenizer, p["question"], model_params.prompt_format),
+         "completion": format_completion(p["answer"], model_params.prompt_format)} for p in qa]
+    sft = load_section("train_sft", ARGS.params)
+    config = SFTConfig(output_dir="/tmp/storylab-bench", completion_only_loss=True, max_steps=warmup + steps,
+                       learning_rate=sft.learning_rate, per_device_train_batch_size=sft.per_device_train_batch_size,
+                       max_length=sft.max_length, logging_steps=10_000, train_sampling_strategy="group_by_length",
+                       **trainer_defaults(model_params, 0))
+    timer = StepTimer()
+    trainer = SFTTrainer(model=build_tiny_model(model_params, tokenizer, seed=0), args=config,
+                         train_dataset=Dataset.from_list(records), processing_class=tokenizer, callbacks=[timer])
+    batches = [batch for _, batch in zip(range(warmup + steps), trainer.get_train_dataloader())]
+    tokens = sum(int((b["labels"] != -100).sum()) for b in batches[warmup:])
+    trainer.train()
+    trainer_seconds = timer.times[-1] - timer.times[warmup - 1]
+
+    model = build_tiny_model(model_params, tokenizer, seed=0)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=sft.learning_rate, weight_decay=sft.weight_decay)
+    for index, batch in enumerate(batches):
+        if index == warmup:
+            start = time.perf_counter()
+        loss = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"),
+                     labels=batch["labels"]).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    plain_seconds = time.perf_counter() - start
+    rates = {"trainer": tokens / trainer_seconds, "plain_loop": tokens / plain_seconds}
+    return {**rates, "ratio": rates["trainer"] / rates["plain_loop"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--model_dir", required=True)
+    parser.add_argument("--qa_dir", required=True)
+    parser.add_argument("--stories", required=True)
+    parser.add_argument("--questions", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=30)
+    global ARGS
+    ARGS = parser.parse_args()
+    model_params = load_section("model", ARGS.params)
+    eval_params = load_section("eval", ARGS.params)
+    qa = read_jsonl(f"{ARGS.qa_dir}/test.jsonl", required=("question",))[:ARGS.questions]
+    model, tokenizer = load_pretrained(ARGS.model_dir, model_params)
+    prompts = [format_prompt(tokenizer, p["question"], model_params.prompt_format) for p in qa]
+
+    gen = bench_generation(model, tokenizer, prompts, eval_params.batch_size, eval_params.max_new_tokens)
+    print(f"generation, {len(prompts)} questions: batched (batch {eval_params.batch_size}) {gen['batched']:.1f} q/s, "
+          f"one at a time {gen['one_at_a_time']:.1f} q/s -> {gen['ratio']:.1f}x "
+          f"(identical answers: {gen['same_answers']})")
+    train_qa = read_jsonl(f"{ARGS.qa_dir}/train.jsonl", required=("question", "answer"))
+    stories = read_jsonl(ARGS.stories, required=("text",))
+    train = bench_training(model_params, tokenizer, stories, train_qa, ARGS.steps, warmup=5)
+    print(f"training, {ARGS.steps} steps: SFTTrainer {train['trainer']:.0f} tok/s, plain PyTorch loop "
+          f"{train['plain_loop']:.0f} tok/s -> trainer/plain = {train['ratio']:.2f}x")
+
+
+if __name__ == "__main__":
+    run(main)
