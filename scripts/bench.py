@@ -20,8 +20,8 @@ from storylab.errors import run
 from storylab.generation import generate_answers
 from storylab.io import read_jsonl
 from storylab.modeling import build_tiny_model, load_pretrained
-from storylab.prompts import format_completion, format_prompt
-from storylab.training import trainer_defaults
+from storylab.prompts import qa_records, story_records
+from storylab.training import sft_trainer_class, trainer_defaults
 
 
 def bench_generation(model, tokenizer, prompts, batch_size, max_new_tokens) -> dict:
@@ -43,20 +43,18 @@ class StepTimer(TrainerCallback):
         self.times.append(time.perf_counter())
 
 
-def bench_training(model_params, tokenizer, stories, qa, steps: int, warmup: int) -> dict:
+def bench_training(model_params, sft, tokenizer, stories, qa, steps: int, warmup: int) -> dict:
+    """The trainer's own dataloader feeds both, so batches, padding and tokens are identical."""
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
-    records = [{"prompt": "", "completion": s["text"]} for s in stories] + [
-        {"prompt": format_prompt(tokenizer, p["question"], model_params.prompt_format),
-         "completion": format_completion(p["answer"], model_params.prompt_format)} for p in qa]
-    sft = load_section("train_sft", ARGS.params)
+    records = story_records(stories) + qa_records(tokenizer, qa, model_params)
     config = SFTConfig(output_dir="/tmp/storylab-bench", completion_only_loss=True, max_steps=warmup + steps,
                        learning_rate=sft.learning_rate, per_device_train_batch_size=sft.per_device_train_batch_size,
                        max_length=sft.max_length, logging_steps=10_000, train_sampling_strategy="group_by_length",
                        **trainer_defaults(model_params, 0))
     timer = StepTimer()
-    trainer = SFTTrainer(model=build_tiny_model(model_params, tokenizer, seed=0), args=config,
+    trainer = sft_trainer_class()(model=build_tiny_model(model_params, tokenizer, seed=0), args=config,
                          train_dataset=Dataset.from_list(records), processing_class=tokenizer, callbacks=[timer])
     batches = [batch for _, batch in zip(range(warmup + steps), trainer.get_train_dataloader())]
     tokens = sum(int((b["labels"] != -100).sum()) for b in batches[warmup:])
@@ -87,22 +85,22 @@ def main() -> None:
     parser.add_argument("--stories", required=True)
     parser.add_argument("--questions", type=int, default=256)
     parser.add_argument("--steps", type=int, default=30)
-    global ARGS
-    ARGS = parser.parse_args()
-    model_params = load_section("model", ARGS.params)
-    eval_params = load_section("eval", ARGS.params)
-    qa = read_jsonl(f"{ARGS.qa_dir}/test.jsonl", required=("question",))[:ARGS.questions]
-    model, tokenizer = load_pretrained(ARGS.model_dir, model_params)
-    prompts = [format_prompt(tokenizer, p["question"], model_params.prompt_format) for p in qa]
+    args = parser.parse_args()
+    model_params = load_section("model", args.params)
+    eval_params = load_section("eval", args.params)
+    qa = read_jsonl(f"{args.qa_dir}/test.jsonl", required=("question",))[:args.questions]
+    model, tokenizer = load_pretrained(args.model_dir, model_params)
+    prompts = [r["prompt"] for r in qa_records(tokenizer, qa, model_params, with_answer=False)]
 
     gen = bench_generation(model, tokenizer, prompts, eval_params.batch_size, eval_params.max_new_tokens)
     print(f"generation, {len(prompts)} questions: batched (batch {eval_params.batch_size}) {gen['batched']:.1f} q/s, "
           f"one at a time {gen['one_at_a_time']:.1f} q/s -> {gen['ratio']:.1f}x "
           f"(identical answers: {gen['same_answers']})")
-    train_qa = read_jsonl(f"{ARGS.qa_dir}/train.jsonl", required=("question", "answer"))
-    stories = read_jsonl(ARGS.stories, required=("text",))
-    train = bench_training(model_params, tokenizer, stories, train_qa, ARGS.steps, warmup=5)
-    print(f"training, {ARGS.steps} steps: SFTTrainer {train['trainer']:.0f} tok/s, plain PyTorch loop "
+    train_qa = read_jsonl(f"{args.qa_dir}/train.jsonl", required=("question", "answer"))
+    stories = read_jsonl(args.stories, required=("text",))
+    train = bench_training(model_params, load_section("train_sft", args.params), tokenizer, stories, train_qa,
+                           args.steps, warmup=5)
+    print(f"training, {args.steps} steps: SFTTrainer {train['trainer']:.0f} tok/s, plain PyTorch loop "
           f"{train['plain_loop']:.0f} tok/s -> trainer/plain = {train['ratio']:.2f}x")
 
 

@@ -52,13 +52,12 @@ def evaluate_model(model_dir: str, qa_by_split: dict[str, list[dict]], params, m
     """Per-question records (question, gold, prediction) for each split, greedy and batched."""
     from storylab.generation import generate_answers
     from storylab.modeling import load_pretrained
-    from storylab.prompts import format_prompt
+    from storylab.prompts import qa_records
 
     model, tokenizer = load_pretrained(model_dir, model_params)
     predictions = {}
     for split, qa in qa_by_split.items():
-        prompts = [format_prompt(tokenizer, p["question"], model_params.prompt_format, model_params.chat_template_kwargs)
-                   for p in qa]
+        prompts = [r["prompt"] for r in qa_records(tokenizer, qa, model_params, with_answer=False)]
         answers = generate_answers(model, tokenizer, prompts, params.batch_size, params.max_new_tokens)
         predictions[split] = [{"id": p["id"], "entity_id": p["entity_id"], "fact_type": p["fact_type"],
                                "question": p["question"], "gold": p["answer"], "prediction": answer}

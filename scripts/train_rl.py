@@ -17,16 +17,14 @@ from storylab.config import load_section
 from storylab.errors import run
 from storylab.io import read_jsonl
 from storylab.modeling import load_pretrained
-from storylab.prompts import format_prompt
+from storylab.prompts import qa_records
 from storylab.scoring import REWARD_FUNCS
 from storylab.training import dvclive_callback, save_model, trainer_defaults
 
 
 def rl_dataset(qa: list[dict], tokenizer, model_params) -> Dataset:
     """One row per train question: the formatted prompt, and `answer`, which TRL passes to the rewards."""
-    return Dataset.from_list([
-        {"prompt": format_prompt(tokenizer, p["question"], model_params.prompt_format, model_params.chat_template_kwargs),
-         "answer": p["answer"]} for p in qa])
+    return Dataset.from_list(qa_records(tokenizer, qa, model_params, with_answer=False))
 
 
 def keep_sft(params, model_params, sft_dir: str, qa: list[dict], out_dir: str, live_dir: str) -> None:

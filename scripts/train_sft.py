@@ -11,30 +11,21 @@ from __future__ import annotations
 import argparse
 
 from datasets import Dataset, concatenate_datasets
-from trl import SFTConfig, SFTTrainer
+from trl import SFTConfig
 
 from storylab.config import load_section
 from storylab.errors import run
 from storylab.io import read_jsonl
 from storylab.modeling import check_model_source, initial_model, lora_config
-from storylab.prompts import format_completion, format_prompt
-from storylab.training import dvclive_callback, save_model, trainer_defaults
-
-
-def sft_datasets(stories: list[dict], qa: list[dict], tokenizer, model_params) -> tuple[Dataset, Dataset]:
-    """Prompt/completion records: a story is all completion (loss on every token), a QA pair only its answer."""
-    story_ds = Dataset.from_list([{"prompt": "", "completion": s["text"]} for s in stories])
-    qa_ds = Dataset.from_list([
-        {"prompt": format_prompt(tokenizer, p["question"], model_params.prompt_format, model_params.chat_template_kwargs),
-         "completion": format_completion(p["answer"], model_params.prompt_format)} for p in qa])
-    return story_ds, qa_ds
+from storylab.prompts import qa_records, story_records
+from storylab.training import dvclive_callback, save_model, sft_trainer_class, trainer_defaults
 
 
 def train(model, tokenizer, phases: list[Dataset], config: SFTConfig, peft_config, live_dir: str):
     """One SFTTrainer per phase on the same model; the curves of all phases go to one DVCLive dir."""
     trainer = None
     for index, dataset in enumerate(phases):
-        trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+        trainer = sft_trainer_class()(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
                              peft_config=peft_config if index == 0 else None,
                              callbacks=[dvclive_callback(live_dir, resume=index > 0)])
         trainer.train()
@@ -58,7 +49,9 @@ def main() -> None:
 
     corpus = [s["text"] for s in stories] + [p["question"] + " " + p["answer"] for p in qa]
     model, tokenizer = initial_model(model_params, corpus, params.seed)
-    story_ds, qa_ds = sft_datasets(stories, qa, tokenizer, model_params)
+    # Completion-only loss: every story token, only the answer tokens of a QA pair.
+    story_ds = Dataset.from_list(story_records(stories))
+    qa_ds = Dataset.from_list(qa_records(tokenizer, qa, model_params))
     phases = [concatenate_datasets([story_ds, qa_ds])] if params.mix_qa else [story_ds, qa_ds]
     training = params.model_dump(exclude={"seed", "mix_qa"})
     # Length-grouped batches: QA pairs (~13 tokens) are not padded to story length (~120); 2.4x faster on CPU.

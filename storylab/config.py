@@ -28,6 +28,7 @@ class GenerateStoriesParams(Section):
     stories_per_entity: int = Field(ge=1)
     permute_sentences: bool
     distractors_per_story: int = Field(ge=0, le=6)
+    pronoun_fraction: float = Field(ge=0, le=1)
 
 
 class BuildQAParams(Section):

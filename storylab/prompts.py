@@ -28,3 +28,18 @@ def format_prompt(tokenizer, question: str, prompt_format: str, chat_template_kw
 def format_completion(answer: str, prompt_format: str) -> str:
     """The answer as the model should generate it: after "Answer:" a space separates it."""
     return " " + answer if prompt_format == "plain" else answer
+
+
+def qa_records(tokenizer, qa: list[dict], model_params, with_answer: bool = True) -> list[dict]:
+    """Prompt/completion records (TRL's format) for QA pairs; GRPO takes the answer as a column instead."""
+    records = []
+    for pair in qa:
+        prompt = format_prompt(tokenizer, pair["question"], model_params.prompt_format, model_params.chat_template_kwargs)
+        completion = {"completion": format_completion(pair["answer"], model_params.prompt_format)}
+        records.append({"prompt": prompt, **(completion if with_answer else {"answer": pair["answer"]})})
+    return records
+
+
+def story_records(stories: list[dict]) -> list[dict]:
+    """A story is all completion, so the loss covers every token of it."""
+    return [{"prompt": "", "completion": story["text"]} for story in stories]

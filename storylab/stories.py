@@ -130,7 +130,8 @@ def _fill(template: str, ref: str, refs: dict[str, str], value: str = "") -> str
     return text[0].upper() + text[1:]
 
 
-def write_story(rng: random.Random, entity: Entity, permute: bool, num_distractors: int) -> str:
+def write_story(rng: random.Random, entity: Entity, permute: bool, num_distractors: int,
+                pronoun_fraction: float) -> str:
     """One story: opening, one sentence per fact (fixed or shuffled order), flavour and distractors."""
     refs = _references(entity)
     order = list(FACT_TYPES)
@@ -138,8 +139,13 @@ def write_story(rng: random.Random, entity: Entity, permute: bool, num_distracto
         rng.shuffle(order)
     sentences = []
     for position, fact in enumerate(order):
-        # The first fact sentence names the person in full; later ones vary the reference.
-        ref = refs["full"] if position == 0 else rng.choice([refs["full"], refs["full"], refs["honorific"], refs["pron"]])
+        # The first fact sentence names the person in full; later ones use a pronoun (pronoun_fraction of
+        # them) or a name: a fact stated beside the name is stored under it, one behind a pronoun needs
+        # the model to resolve the reference first.
+        if position > 0 and rng.random() < pronoun_fraction:
+            ref = refs["pron"]
+        else:
+            ref = refs["full"] if position == 0 else rng.choice([refs["full"], refs["full"], refs["honorific"]])
         sentences.append(_fill(rng.choice(FACT_TEMPLATES[fact]), ref, refs, entity.facts[fact]))
     sentences.insert(rng.randint(1, len(sentences)), _fill(rng.choice(FLAVOUR), refs["honorific"], refs))
     for _ in range(num_distractors):
@@ -151,7 +157,8 @@ def write_story(rng: random.Random, entity: Entity, permute: bool, num_distracto
 
 
 def generate(seed: int, num_entities: int, num_unseen_entities: int, stories_per_entity: int,
-             permute_sentences: bool, distractors_per_story: int) -> tuple[list[Entity], list[dict]]:
+             permute_sentences: bool, distractors_per_story: int,
+             pronoun_fraction: float) -> tuple[list[Entity], list[dict]]:
     """Entities (with and without stories) and their stories; the same arguments give the same bytes."""
     rng = random.Random(seed)
     entities = make_entities(rng, num_entities, num_unseen_entities)
@@ -161,5 +168,5 @@ def generate(seed: int, num_entities: int, num_unseen_entities: int, stories_per
             continue
         for copy in range(stories_per_entity):
             stories.append({"story_id": f"{entity.entity_id}-s{copy}", "entity_id": entity.entity_id,
-                            "text": write_story(rng, entity, permute_sentences, distractors_per_story)})
+                            "text": write_story(rng, entity, permute_sentences, distractors_per_story, pronoun_fraction)})
     return entities, stories

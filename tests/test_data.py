@@ -7,7 +7,7 @@ from storylab.qa import QUESTION_TEMPLATES, build_pairs, find_leaks
 from storylab.stories import FACT_TYPES, generate, write_story, make_entities
 
 ARGS = dict(seed=1, num_entities=30, num_unseen_entities=5, stories_per_entity=3, permute_sentences=True,
-            distractors_per_story=2)
+            distractors_per_story=2, pronoun_fraction=0.25)
 
 
 def test_same_seed_same_corpus_and_other_seed_differs():

@@ -1,0 +1,125 @@
+"""Knowledge-augmentation ablation: table, plot and README section from `dvc exp show --csv`.
+
+    dvc exp show --csv > metrics/ablation.csv          # written by `make sweep`
+    python scripts/ablation.py --csv metrics/ablation.csv --png metrics/ablation.png \
+        --md metrics/ablation.md --readme README.md
+
+Reads only the committed CSV, so the table and plot reproduce from the repo without rerunning the sweep.
+Train-split EM measures memorisation (QA trained on), test-split EM extraction (QA never trained on).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from storylab.errors import StorylabError, run
+
+KNOBS = {"stories": "generate_stories.stories_per_entity", "permute": "generate_stories.permute_sentences",
+         "mix_qa": "train_sft.mix_qa"}
+SCORES = {"train EM": "train.all.exact_match.mean", "test EM": "test.all.exact_match.mean",
+          "test CI low": "test.all.exact_match.ci_low", "test CI high": "test.all.exact_match.ci_high"}
+SCALE = ["generate_stories.num_entities", "train_sft.num_train_epochs", "model.tiny.hidden_size",
+         "model.tiny.num_hidden_layers", "train_rl.method"]
+README_START, README_END = "<!-- ablation:start -->", "<!-- ablation:end -->"
+
+
+def column(frame: pd.DataFrame, key: str, metrics_file: str | None = None) -> pd.Series:
+    """The `dvc exp show --csv` column for a param or metric key (prefixed by its file when ambiguous)."""
+    matches = [c for c in frame.columns if c == key or c.endswith(":" + key)]
+    if metrics_file:
+        matches = [c for c in matches if c.startswith(metrics_file) or c == key]
+    if not matches:
+        raise StorylabError(f"ablation CSV has no column for {key!r}; was it written by `dvc exp show --csv`?")
+    return frame[matches[0]]
+
+
+def ablation_table(frame: pd.DataFrame, metrics_file: str) -> pd.DataFrame:
+    """One row per finished experiment: the three knobs, memorisation and extraction EM."""
+    finished = frame[frame["typ"].isin(["branch_commit", "branch_base"]) & frame["Experiment"].notna()]
+    finished = finished[finished["State"].fillna("Success").isin(["Success", ""])] if "State" in frame else finished
+    table = pd.DataFrame({name: column(finished, key).values for name, key in KNOBS.items()})
+    for name, key in SCORES.items():
+        table[name] = pd.to_numeric(column(finished, key, metrics_file).values)
+    table["gap"] = table["train EM"] - table["test EM"]
+    for name in ("permute", "mix_qa"):
+        table[name] = table[name].astype(str).str.lower().map({"true": "on", "false": "off"})
+    table["stories"] = pd.to_numeric(table["stories"]).astype(int)
+    return table.sort_values(["stories", "permute", "mix_qa"]).reset_index(drop=True)
+
+
+def scale_line(frame: pd.DataFrame) -> str:
+    rows = frame[frame["typ"] == "branch_commit"]
+    values = []
+    for key in SCALE:
+        try:
+            found = column(rows, key).dropna().astype(str).unique()
+        except StorylabError:
+            continue
+        values.append(f"{key.split('.')[-1]}={'/'.join(found)}")
+    return "Sweep scale (every cell): " + ", ".join(values)
+
+
+def markdown(table: pd.DataFrame, scale: str) -> str:
+    shown = table.assign(**{c: table[c].map("{:.3f}".format) for c in ("train EM", "test EM", "gap")})
+    shown["test 95% CI"] = [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(table["test CI low"], table["test CI high"])]
+    shown = shown[["stories", "permute", "mix_qa", "train EM", "test EM", "test 95% CI", "gap"]]
+    return f"{scale}\n\n{shown.to_markdown(index=False)}\n"
+
+
+def plot(table: pd.DataFrame, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r.stories} story{'s' if r.stories > 1 else ''}\nperm {r.permute}\nmix {r.mix_qa}"
+              for r in table.itertuples()]
+    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(table)), 4.8))
+    x = range(len(table))
+    ax.bar([i - 0.2 for i in x], table["train EM"], 0.4, label="train split EM (memorisation)", color="#9ecae1")
+    ax.bar([i + 0.2 for i in x], table["test EM"], 0.4, label="held-out split EM (extraction)", color="#08519c",
+           yerr=[table["test EM"] - table["test CI low"], table["test CI high"] - table["test EM"]], capsize=2)
+    ax.set_xticks(list(x), labels, fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("exact match")
+    ax.set_title("Knowledge augmentation ablation: stories per person x sentence permutation x QA mixing")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def update_readme(readme: str, block: str) -> None:
+    text = Path(readme).read_text()
+    if README_START not in text or README_END not in text:
+        raise StorylabError(f"{readme} has no {README_START} ... {README_END} markers for the ablation table")
+    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    Path(readme).write_text(pattern.sub(lambda _: f"{README_START}\n{block}{README_END}", text))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--csv", required=True)
+    parser.add_argument("--png", required=True)
+    parser.add_argument("--md", required=True)
+    parser.add_argument("--readme", help="README with ablation markers to update")
+    parser.add_argument("--metrics_file", default="metrics/eval_sft.json")
+    args = parser.parse_args()
+    if not Path(args.csv).is_file():
+        raise StorylabError(f"{args.csv} not found; run `make sweep` first")
+    frame = pd.read_csv(args.csv)
+    table = ablation_table(frame, args.metrics_file)
+    if table.empty:
+        raise StorylabError(f"{args.csv} holds no finished experiments; see `dvc queue status`")
+    block = markdown(table, scale_line(frame))
+    Path(args.md).write_text(block)
+    plot(table, args.png)
+    if args.readme:
+        update_readme(args.readme, block)
+    print(block)
+
+
+if __name__ == "__main__":
+    run(main)
