@@ -21,7 +21,7 @@ from storylab.generation import generate_answers
 from storylab.io import read_jsonl
 from storylab.modeling import build_tiny_model, load_pretrained
 from storylab.prompts import qa_records, story_records
-from storylab.training import sft_trainer_class, trainer_defaults
+from storylab.training import sft_config, sft_trainer_class
 
 
 def bench_generation(model, tokenizer, prompts, batch_size, max_new_tokens) -> dict:
@@ -46,16 +46,13 @@ class StepTimer(TrainerCallback):
 def bench_training(model_params, sft, tokenizer, stories, qa, steps: int, warmup: int) -> dict:
     """The trainer's own dataloader feeds both, so batches, padding and tokens are identical."""
     from datasets import Dataset
-    from trl import SFTConfig
 
     records = story_records(stories) + qa_records(tokenizer, qa, model_params)
-    config = SFTConfig(output_dir="/tmp/storylab-bench", completion_only_loss=True, max_steps=warmup + steps,
-                       learning_rate=sft.learning_rate, per_device_train_batch_size=sft.per_device_train_batch_size,
-                       max_length=sft.max_length, logging_steps=10_000, train_sampling_strategy="group_by_length",
-                       **trainer_defaults(model_params, 0))
+    config = sft_config("/tmp/storylab-bench", sft, model_params, max_steps=warmup + steps, logging_steps=10_000)
     timer = StepTimer()
     trainer = sft_trainer_class()(model=build_tiny_model(model_params, tokenizer, seed=0), args=config,
-                         train_dataset=Dataset.from_list(records), processing_class=tokenizer, callbacks=[timer])
+                                  train_dataset=Dataset.from_list(records), processing_class=tokenizer,
+                                  callbacks=[timer])
     batches = [batch for _, batch in zip(range(warmup + steps), trainer.get_train_dataloader())]
     tokens = sum(int((b["labels"] != -100).sum()) for b in batches[warmup:])
     trainer.train()

@@ -18,7 +18,7 @@ from storylab.errors import run
 from storylab.io import read_jsonl
 from storylab.modeling import check_model_source, initial_model, lora_config
 from storylab.prompts import qa_records, story_records
-from storylab.training import dvclive_callback, save_model, sft_trainer_class, trainer_defaults
+from storylab.training import dvclive_callback, save_model, sft_config, sft_trainer_class
 
 
 def train(model, tokenizer, phases: list[Dataset], config: SFTConfig, peft_config, live_dir: str):
@@ -26,8 +26,8 @@ def train(model, tokenizer, phases: list[Dataset], config: SFTConfig, peft_confi
     trainer = None
     for index, dataset in enumerate(phases):
         trainer = sft_trainer_class()(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                             peft_config=peft_config if index == 0 else None,
-                             callbacks=[dvclive_callback(live_dir, resume=index > 0)])
+                                      peft_config=peft_config if index == 0 else None,
+                                      callbacks=[dvclive_callback(live_dir, resume=index > 0)])
         trainer.train()
         model = trainer.model
     return trainer
@@ -53,11 +53,7 @@ def main() -> None:
     story_ds = Dataset.from_list(story_records(stories))
     qa_ds = Dataset.from_list(qa_records(tokenizer, qa, model_params))
     phases = [concatenate_datasets([story_ds, qa_ds])] if params.mix_qa else [story_ds, qa_ds]
-    training = params.model_dump(exclude={"seed", "mix_qa"})
-    # Length-grouped batches: QA pairs (~13 tokens) are not padded to story length (~120); 2.4x faster on CPU.
-    config = SFTConfig(output_dir=args.out_dir, completion_only_loss=True, packing=False,
-                       train_sampling_strategy="group_by_length",
-                       **training, **trainer_defaults(model_params, params.seed))
+    config = sft_config(args.out_dir, params, model_params)
     trainer = train(model, tokenizer, phases, config, lora_config(model_params), args.live_dir)
     save_model(trainer, tokenizer, args.out_dir)
     print(f"SFT on {len(story_ds)} stories + {len(qa_ds)} QA pairs "

@@ -142,10 +142,12 @@ def write_story(rng: random.Random, entity: Entity, permute: bool, num_distracto
         # The first fact sentence names the person in full; later ones use a pronoun (pronoun_fraction of
         # them) or a name: a fact stated beside the name is stored under it, one behind a pronoun needs
         # the model to resolve the reference first.
-        if position > 0 and rng.random() < pronoun_fraction:
+        if position == 0:
+            ref = refs["full"]
+        elif rng.random() < pronoun_fraction:
             ref = refs["pron"]
         else:
-            ref = refs["full"] if position == 0 else rng.choice([refs["full"], refs["full"], refs["honorific"]])
+            ref = rng.choice([refs["full"], refs["full"], refs["honorific"]])
         sentences.append(_fill(rng.choice(FACT_TEMPLATES[fact]), ref, refs, entity.facts[fact]))
     sentences.insert(rng.randint(1, len(sentences)), _fill(rng.choice(FLAVOUR), refs["honorific"], refs))
     for _ in range(num_distractors):

@@ -4,8 +4,10 @@ from __future__ import annotations
 import os
 
 import torch
+from transformers import Trainer
+from trl import SFTConfig, SFTTrainer
 
-from storylab.config import ModelParams
+from storylab.config import ModelParams, TrainSFTParams
 
 
 def trainer_defaults(model_params: ModelParams, seed: int) -> dict:
@@ -32,18 +34,22 @@ def save_model(trainer, tokenizer, out_dir: str) -> None:
     tokenizer.save_pretrained(out_dir)
 
 
-def sft_trainer_class():
+class ModelLossSFTTrainer(SFTTrainer):
     """TRL's SFTTrainer with the model's own loss: on CPU, TRL's chunked LM-head kernel scores every position
     tile by tile and recomputes the logits in backward (~40% of a step for the tiny model, `make bench`); the
     loss, labels and masking are the same, only the entropy/token-accuracy log lines are dropped."""
-    from transformers import Trainer
-    from trl import SFTTrainer
 
-    if torch.cuda.is_available():
-        return SFTTrainer
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
 
-    class ModelLossSFTTrainer(SFTTrainer):
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
 
-    return ModelLossSFTTrainer
+def sft_trainer_class() -> type[SFTTrainer]:
+    return SFTTrainer if torch.cuda.is_available() else ModelLossSFTTrainer
+
+
+def sft_config(out_dir: str, params: TrainSFTParams, model_params: ModelParams, **overrides) -> SFTConfig:
+    """The SFT stage's TRL config, also what `make bench` times: loss on completions only, no packing (5x
+    slower on CPU), length-grouped batches (QA pairs of ~13 tokens are not padded to story length; 2.4x faster)."""
+    training = {**params.model_dump(exclude={"seed", "mix_qa"}), **overrides}
+    return SFTConfig(output_dir=out_dir, completion_only_loss=True, packing=False,
+                     train_sampling_strategy="group_by_length", **training, **trainer_defaults(model_params, params.seed))
