@@ -1,10 +1,12 @@
-"""Reinforcement learning from the SFT model on train-split QA (TRL GRPOTrainer).
+"""Reinforcement learning / preference optimisation from the SFT model (TRL GRPOTrainer or DPOTrainer).
 
-    python scripts/train_rl.py --params params.yaml --sft_dir models/sft --qa_train data/qa/train.jsonl \
-        --out_dir models/rl --live_dir dvclive/train_rl
+    python scripts/train_rl.py --params params.yaml --sft_dir models/sft --qa_dir data/qa \
+        --out_dir models/rl --live_dir dvclive/train_rl --metrics metrics/train_rl.json
 
-Rewards come from storylab.scoring.REWARD_FUNCS, the same scorer that evaluation uses.
-method: none keeps the SFT model unchanged (copied), so the rl model always exists downstream.
+grpo: train-split questions, rewards from storylab.scoring.REWARD_FUNCS (the scorer evaluation uses).
+dpo: build_qa's train preference pairs against the frozen SFT model; held-out pairs give the preference
+accuracy and reward margins. none: the SFT model unchanged (copied), so the rl model always exists.
+The metrics JSON says what the method saw (GRPO: reward and zero-variance groups; DPO: held-out preferences).
 """
 from __future__ import annotations
 
@@ -15,56 +17,99 @@ from datasets import Dataset
 
 from storylab.config import load_section
 from storylab.errors import run
-from storylab.io import read_jsonl
+from storylab.io import read_jsonl, write_json
 from storylab.modeling import load_pretrained
-from storylab.prompts import qa_records
-from storylab.scoring import REWARD_FUNCS
+from storylab.prompts import format_completion, format_prompt, qa_records
+from storylab.scoring import METRIC_VERSION, REWARD_FUNCS
 from storylab.training import dvclive_callback, save_model, trainer_defaults
 
 
-def rl_dataset(qa: list[dict], tokenizer, model_params) -> Dataset:
-    """One row per train question: the formatted prompt, and `answer`, which TRL passes to the rewards."""
-    return Dataset.from_list(qa_records(tokenizer, qa, model_params, with_answer=False))
+def keep_sft(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, live_dir: str) -> dict:
+    """The SFT model, copied, so downstream stages always find an rl model; the curves dir records why."""
+    from dvclive import Live
 
-
-def keep_sft(params, model_params, sft_dir: str, qa: list[dict], out_dir: str, live_dir: str) -> None:
     shutil.rmtree(out_dir, ignore_errors=True)
     shutil.copytree(sft_dir, out_dir)
+    with Live(live_dir, save_dvc_exp=False, dvcyaml=None) as live:
+        live.summary["method"] = "none"
+    return {}
 
 
-def train_grpo(params, model_params, sft_dir: str, qa: list[dict], out_dir: str, live_dir: str) -> None:
+def train_grpo(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, live_dir: str) -> dict:
     from trl import GRPOConfig, GRPOTrainer
 
+    grpo = params.grpo
+    qa = read_jsonl(f"{qa_dir}/train.jsonl", required=("question", "answer"))
     model, tokenizer = load_pretrained(sft_dir, model_params, trainable_adapter=True)
     config = GRPOConfig(output_dir=out_dir, max_steps=params.max_steps, learning_rate=params.learning_rate,
                         per_device_train_batch_size=params.per_device_train_batch_size,
-                        num_generations=params.num_generations, max_completion_length=params.max_completion_length,
-                        temperature=params.temperature, beta=params.beta, logging_steps=params.logging_steps,
+                        num_generations=grpo.num_generations, max_completion_length=grpo.max_completion_length,
+                        temperature=grpo.temperature, beta=grpo.beta, logging_steps=params.logging_steps,
                         **trainer_defaults(model_params, params.seed))
-    trainer = GRPOTrainer(model=model, reward_funcs=[REWARD_FUNCS[name] for name in params.rewards], args=config,
-                          train_dataset=rl_dataset(qa, tokenizer, model_params), processing_class=tokenizer,
-                          callbacks=[dvclive_callback(live_dir)])
+    # One row per train question: the prompt, and `answer`, which TRL passes to the rewards.
+    dataset = Dataset.from_list(qa_records(tokenizer, qa, model_params, with_answer=False))
+    trainer = GRPOTrainer(model=model, reward_funcs=[REWARD_FUNCS[name] for name in grpo.rewards], args=config,
+                          train_dataset=dataset, processing_class=tokenizer, callbacks=[dvclive_callback(live_dir)])
     trainer.train()
     save_model(trainer, tokenizer, out_dir)
+    logs = [entry for entry in trainer.state.log_history if "reward" in entry]
+    # A group whose completions all score the same has zero advantage: it teaches nothing.
+    return {"mean_reward": sum(e["reward"] for e in logs) / len(logs),
+            "mean_frac_reward_zero_std": sum(e["frac_reward_zero_std"] for e in logs) / len(logs)}
 
 
-METHODS = {"none": keep_sft, "grpo": train_grpo}
+def preference_dataset(pairs: list[dict], tokenizer, model_params) -> Dataset:
+    """TRL's preference format, prompted exactly like evaluation."""
+    form = model_params.prompt_format
+    return Dataset.from_list([{"prompt": format_prompt(tokenizer, p["question"], form, model_params.chat_template_kwargs),
+                               "chosen": format_completion(p["chosen"], form),
+                               "rejected": format_completion(p["rejected"], form)} for p in pairs])
+
+
+def train_dpo(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, live_dir: str) -> dict:
+    from trl import DPOConfig, DPOTrainer
+
+    required = ("question", "chosen", "rejected")
+    pairs = {split: read_jsonl(f"{qa_dir}/preferences_{split}.jsonl", required=required) for split in ("train", "test")}
+    model, tokenizer = load_pretrained(sft_dir, model_params, trainable_adapter=True)
+    datasets = {split: preference_dataset(split_pairs, tokenizer, model_params) for split, split_pairs in pairs.items()}
+    config = DPOConfig(output_dir=out_dir, max_steps=params.max_steps, learning_rate=params.learning_rate,
+                       per_device_train_batch_size=params.per_device_train_batch_size,
+                       per_device_eval_batch_size=params.per_device_train_batch_size,
+                       beta=params.dpo.beta, label_smoothing=params.dpo.label_smoothing,
+                       logging_steps=params.logging_steps, **trainer_defaults(model_params, params.seed))
+    # No ref_model: TRL keeps a frozen copy of the starting (SFT) model, or disables the LoRA adapter.
+    trainer = DPOTrainer(model=model, args=config, train_dataset=datasets["train"], eval_dataset=datasets["test"],
+                         processing_class=tokenizer, callbacks=[dvclive_callback(live_dir)])
+    trainer.train()
+    trainer.evaluate()
+    save_model(trainer, tokenizer, out_dir)
+    heldout = trainer.state.log_history[-1]  # DPOTrainer logs its reward metrics rather than returning them
+    return {"heldout_pairs": len(pairs["test"]), "heldout_loss": heldout["eval_loss"],
+            "heldout_preference_accuracy": heldout["eval_rewards/accuracies"],
+            "heldout_reward_margin": heldout["eval_rewards/margins"],
+            "heldout_reward_chosen": heldout["eval_rewards/chosen"],
+            "heldout_reward_rejected": heldout["eval_rewards/rejected"]}
+
+
+METHODS = {"none": keep_sft, "grpo": train_grpo, "dpo": train_dpo}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--sft_dir", required=True)
-    parser.add_argument("--qa_train", required=True)
+    parser.add_argument("--qa_dir", required=True)
     parser.add_argument("--out_dir", required=True)
     parser.add_argument("--live_dir", required=True)
+    parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
     model_params = load_section("model", args.params)
     params = load_section("train_rl", args.params)
-    qa = read_jsonl(args.qa_train, required=("question", "answer"))
 
-    METHODS[params.method](params, model_params, args.sft_dir, qa, args.out_dir, args.live_dir)
-    print(f"RL method {params.method!r} from {args.sft_dir} -> {args.out_dir}")
+    summary = METHODS[params.method](params, model_params, args.sft_dir, args.qa_dir, args.out_dir, args.live_dir)
+    write_json(args.metrics, {"metric_version": METRIC_VERSION, "method": params.method, **summary})
+    print(f"RL method {params.method!r} from {args.sft_dir} -> {args.out_dir}: {summary}")
 
 
 if __name__ == "__main__":

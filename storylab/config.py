@@ -91,28 +91,42 @@ class TrainSFTParams(Section):
     logging_steps: int = Field(ge=1)
 
 
-class TrainRLParams(Section):
-    method: Literal["none", "grpo"]
-    seed: int = Field(ge=0)
+class GRPOParams(Section):
     rewards: list[str] = Field(min_length=1)
-    max_steps: int = Field(ge=1)
-    learning_rate: float = Field(gt=0)
-    per_device_train_batch_size: int = Field(ge=1)
     num_generations: int = Field(ge=2)
     max_completion_length: int = Field(ge=1)
     temperature: float = Field(gt=0)
     beta: float = Field(ge=0)
-    logging_steps: int = Field(ge=1)
 
     @model_validator(mode="after")
-    def _known_rewards_and_groups(self):
+    def _known_rewards(self):
         from storylab.scoring import REWARD_FUNCS
 
         unknown = [name for name in self.rewards if name not in REWARD_FUNCS]
         if unknown:
             raise ValueError(f"unknown reward {unknown[0]!r}; allowed: {', '.join(REWARD_FUNCS)}")
-        if self.per_device_train_batch_size % self.num_generations:
-            raise ValueError("per_device_train_batch_size must be a multiple of num_generations")
+        return self
+
+
+class DPOParams(Section):
+    beta: float = Field(gt=0)
+    label_smoothing: float = Field(ge=0, lt=0.5)
+
+
+class TrainRLParams(Section):
+    method: Literal["none", "grpo", "dpo"]
+    seed: int = Field(ge=0)
+    max_steps: int = Field(ge=1)
+    learning_rate: float = Field(gt=0)
+    per_device_train_batch_size: int = Field(ge=1)
+    logging_steps: int = Field(ge=1)
+    grpo: GRPOParams
+    dpo: DPOParams
+
+    @model_validator(mode="after")
+    def _whole_groups(self):
+        if self.method == "grpo" and self.per_device_train_batch_size % self.grpo.num_generations:
+            raise ValueError("per_device_train_batch_size must be a multiple of grpo.num_generations")
         return self
 
 

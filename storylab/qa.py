@@ -49,6 +49,26 @@ def build_pairs(entities: list[dict], test_fraction: float, train_phrasings_per_
     return pairs
 
 
+def preference_pairs(pairs: list[dict], entities: list[dict], seed: int) -> list[dict]:
+    """DPO pairs for train and test questions: chosen = the true answer, rejected = the same fact of another
+    storied person (a plausible wrong answer of the right type, never the true one)."""
+    rng = random.Random(seed)
+    values: dict[str, set[str]] = {}
+    for entity in entities:
+        if entity["has_story"]:
+            for fact_type, value in entity["facts"].items():
+                values.setdefault(fact_type, set()).add(value)
+    preferences = []
+    for pair in pairs:
+        wrong = sorted(values.get(pair["fact_type"], set()) - {pair["answer"]})
+        if pair["split"] == "unseen" or not wrong:
+            continue
+        preferences.append({"id": pair["id"], "entity_id": pair["entity_id"], "split": pair["split"],
+                            "fact_type": pair["fact_type"], "question": pair["question"],
+                            "chosen": pair["answer"], "rejected": rng.choice(wrong)})
+    return preferences
+
+
 def find_leaks(training_texts: list[str], heldout_pairs: list[dict]) -> list[dict]:
     """Held-out pairs whose question and answer both appear in one training text."""
     by_question: dict[str, list[dict]] = {}

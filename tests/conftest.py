@@ -20,8 +20,8 @@ TINY_OVERRIDES = {
     "model": {"tiny": {"vocab_size": 400, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
                        "num_attention_heads": 2, "max_position_embeddings": 256}},
     "train_sft": {"max_steps": 3, "per_device_train_batch_size": 8, "logging_steps": 1},
-    "train_rl": {"max_steps": 2, "per_device_train_batch_size": 4, "num_generations": 2,
-                 "max_completion_length": 6, "logging_steps": 1},
+    "train_rl": {"max_steps": 2, "per_device_train_batch_size": 4, "logging_steps": 1,
+                 "grpo": {"num_generations": 2, "max_completion_length": 6}},
     "eval": {"batch_size": 16, "max_new_tokens": 6, "bootstrap_resamples": 100},
 }
 

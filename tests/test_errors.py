@@ -26,8 +26,11 @@ def test_committed_params_are_valid():
     ("train_sft", "learning_rate", "fast", "train_sft.learning_rate: Input should be a valid number"),
     ("generate_stories", "num_entities", "5", "generate_stories.num_entities: Input should be a valid integer"),
     ("build_qa", "test_fraction", 1.5, "build_qa.test_fraction: Input should be less than 1"),
-    ("train_rl", "method", "ppo", "train_rl.method: Input should be 'none' or 'grpo'"),
-    ("train_rl", "rewards", ["bleu"], "unknown reward 'bleu'; allowed: exact_match, token_f1"),
+    ("train_rl", "method", "ppo", "train_rl.method: Input should be 'none', 'grpo' or 'dpo'"),
+    ("train_rl", "grpo", {**tiny_params()["train_rl"]["grpo"], "rewards": ["bleu"]},
+     "train_rl.grpo: unknown reward 'bleu'; allowed: exact_match, token_f1"),
+    ("train_rl", "grpo", {**tiny_params()["train_rl"]["grpo"], "num_generations": 3},
+     "train_rl: per_device_train_batch_size must be a multiple of grpo.num_generations"),
 ])
 def test_bad_params_name_the_key(tmp_path, section, key, value, expected):
     params = tiny_params()

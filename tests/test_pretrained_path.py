@@ -57,11 +57,38 @@ def test_lora_sft_rl_eval_on_a_local_pretrained_model(data_dir, local_model, tmp
                "--live_dir", str(tmp_path / "live_sft"))
     assert (tmp_path / "sft/adapter_config.json").is_file()  # adapters saved, not a full copy
     run_script("train_rl.py", "--params", str(params_path), "--sft_dir", str(tmp_path / "sft"),
-               "--qa_train", str(data_dir / "qa/train.jsonl"), "--out_dir", str(tmp_path / "rl"),
-               "--live_dir", str(tmp_path / "live_rl"))
+               "--qa_dir", str(data_dir / "qa"), "--out_dir", str(tmp_path / "rl"),
+               "--live_dir", str(tmp_path / "live_rl"), "--metrics", str(tmp_path / "rl.json"))
+    assert 0 <= json.loads((tmp_path / "rl.json").read_text())["mean_frac_reward_zero_std"] <= 1
     run_script("eval_accuracy_plus.py", "--params", str(params_path), "--model_dir", str(tmp_path / "rl"),
                "--name", "rl", "--qa_dir", str(data_dir / "qa"), "--pred_dir", str(tmp_path / "pred"),
                "--out", str(tmp_path / "eval.json"))
     result = json.loads((tmp_path / "eval.json").read_text())
     assert result["test"]["all"]["count"] == len((data_dir / "qa/test.jsonl").read_text().splitlines())
     assert (tmp_path / "live_sft/plots/metrics/train/loss.tsv").is_file()
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_dpo_trains_against_the_frozen_start_and_scores_heldout_pairs(data_dir, local_model, tmp_path, lora):
+    """Full fine-tuning keeps a frozen copy as the reference; LoRA uses the model with its adapter disabled."""
+    import torch
+
+    params = tiny_params(model={"name_or_path": str(local_model),
+                                "lora": {"enabled": lora, "r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}},
+                         train_rl={"method": "dpo", "learning_rate": 1e-2})
+    params_path = tmp_path / "params.yaml"
+    params_path.write_text(yaml.safe_dump(params))
+    run_script("train_rl.py", "--params", str(params_path), "--sft_dir", str(local_model), "--qa_dir",
+               str(data_dir / "qa"), "--out_dir", str(tmp_path / "dpo"), "--live_dir", str(tmp_path / "live"),
+               "--metrics", str(tmp_path / "dpo.json"))
+    result = json.loads((tmp_path / "dpo.json").read_text())
+    assert result["method"] == "dpo"
+    assert result["heldout_pairs"] == len((data_dir / "qa/preferences_test.jsonl").read_text().splitlines()) > 0
+    assert 0 <= result["heldout_preference_accuracy"] <= 1
+    # The policy moved away from the reference, so the implicit rewards are no longer all zero.
+    assert result["heldout_reward_chosen"] != 0 or result["heldout_reward_rejected"] != 0
+    model_params = load_section("model", params_path)
+    start, _ = load_pretrained(str(local_model), model_params)
+    trained, _ = load_pretrained(str(tmp_path / "dpo"), model_params)
+    assert any(not torch.equal(a, b) for a, b in zip(start.state_dict().values(), trained.state_dict().values()))
+    assert (tmp_path / "live/plots/metrics/rewards/margins.tsv").is_file()

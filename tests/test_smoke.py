@@ -62,7 +62,10 @@ def test_full_dag_runs_and_writes_versioned_metrics(repo):
         assert set(metrics) >= {"train", "test", "unseen"}
         assert "chance_exact_match" in metrics["unseen"]
         assert (root / f"data/predictions/{model}/test.jsonl").is_file()
-    assert "| model " in (root / "metrics/summary.md").read_text()
+    summary = (root / "metrics/summary.md").read_text()
+    assert "| model " in summary and "GRPO: mean reward" in summary
+    rl = json.loads((root / "metrics/train_rl.json").read_text())
+    assert rl["method"] == "grpo" and 0 <= rl["mean_frac_reward_zero_std"] <= 1
     assert (root / "dvclive/train_sft/plots/metrics/train/loss.tsv").is_file()
     shown = sh(DVC, "metrics", "show", "--json", cwd=root)
     assert "eval_sft.json" in shown
@@ -93,6 +96,10 @@ def test_same_params_same_metrics(repo):
 def test_experiment_with_override_is_listed(repo):
     root, _ = repo
     sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "results", "--allow-empty", cwd=root)
-    sh(DVC, "exp", "run", "-S", "train_sft.max_steps=2", cwd=root)
+    # The ablation's settings: method none copies the SFT model, so both evaluations agree.
+    sh(DVC, "exp", "run", "-S", "train_sft.max_steps=2", "-S", "train_rl.method=none", cwd=root)
     table = sh(DVC, "exp", "show", "--csv", cwd=root)
     assert "train_sft.max_steps" in table and "test.all.exact_match.mean" in table
+    sft, rl = (json.loads((root / f"metrics/eval_{m}.json").read_text()) for m in ("sft", "rl"))
+    assert sft["test"] == rl["test"] and json.loads((root / "metrics/rl_vs_sft.json").read_text())[
+        "test_exact_match"]["difference"] == 0.0
