@@ -47,7 +47,7 @@ bench: all ## throughput side by side: batched vs one-at-a-time generation, SFTT
 # The ablation runs every cell at one smaller scale, the same for all (stated above the README table), and
 # holds story exposures fixed: num_train_epochs = SWEEP_STORY_PASSES / stories_per_entity.
 SWEEP_SCALE := -S generate_stories.num_entities=60 -S generate_stories.num_unseen_entities=20 -S train_rl.method=none
-SWEEP_STORY_PASSES := 100
+SWEEP_STORY_PASSES := 70
 
 sweep: params ## ablation: 12 queued DVC experiments (stories x permutation x QA mixing) -> metrics/ablation.*
 	@git diff --quiet HEAD -- . ':!metrics' || { echo "error: commit your changes first: queued experiments run the committed tree"; exit 2; }
