@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from storylab.qa import QUESTION_TEMPLATES, build_pairs, find_leaks
+from storylab.qa import QUESTION_TEMPLATES, build_pairs, find_leaks, preference_pairs
 from storylab.stories import FACT_TYPES, generate, write_story, make_entities
 
 ARGS = dict(seed=1, num_entities=30, num_unseen_entities=5, stories_per_entity=3, permute_sentences=True,
@@ -67,8 +67,23 @@ def test_leakage_check_finds_an_injected_leak_and_none_in_real_training_data():
     entities, stories = generate(**ARGS)
     pairs = build_pairs([e.to_record() for e in entities], 0.3, 2, seed=0)
     heldout = [p for p in pairs if p["split"] != "train"]
-    training_texts = [s["text"] for s in stories] + [p["question"] + " " + p["answer"] for p in pairs
+    records = [e.to_record() for e in entities]
+    preferences = [p for p in preference_pairs(pairs, records, seed=0) if p["split"] == "train"]
+    training_texts = ([s["text"] for s in stories] + [p["question"] + " " + p["answer"] for p in pairs
                                                       if p["split"] == "train"]
-    assert find_leaks(training_texts, heldout) == []
+                      + [f"{p['question']} {p['chosen']} {p['rejected']}" for p in preferences])
+    assert preferences and find_leaks(training_texts, heldout) == []
     leaked = heldout[0]["question"] + " " + heldout[0]["answer"]
     assert find_leaks(training_texts + [leaked], heldout) == [heldout[0]]
+
+
+def test_preference_pairs_reject_another_persons_value_of_the_same_fact():
+    entities, _ = generate(**ARGS)
+    records = [e.to_record() for e in entities]
+    pairs = build_pairs(records, 0.3, 2, seed=0)
+    preferences = preference_pairs(pairs, records, seed=0)
+    assert {p["split"] for p in preferences} == {"train", "test"}  # unseen people get none
+    assert len(preferences) == sum(p["split"] != "unseen" for p in pairs)
+    values = {(fact, e["facts"][fact]) for e in records if e["has_story"] for fact in e["facts"]}
+    for pref in preferences:
+        assert pref["chosen"] != pref["rejected"] and (pref["fact_type"], pref["rejected"]) in values
