@@ -48,6 +48,9 @@ bench: all ## throughput side by side: batched vs one-at-a-time generation, SFTT
 # holds story exposures fixed: num_train_epochs = SWEEP_STORY_PASSES / stories_per_entity.
 SWEEP_SCALE := -S generate_stories.num_entities=60 -S generate_stories.num_unseen_entities=20 -S train_rl.method=none
 SWEEP_STORY_PASSES := 70
+# The queued experiments hang off the commit checked out when the sweep starts; collect them from it even if
+# main moves on meanwhile.
+SWEEP_BASE := $(shell git rev-parse HEAD 2>/dev/null)
 
 sweep: params ## ablation: 12 queued DVC experiments (stories x permutation x QA mixing) -> metrics/ablation.*
 	@git diff --quiet HEAD -- . ':!metrics' || { echo "error: commit your changes first: queued experiments run the committed tree"; exit 2; }
@@ -60,7 +63,7 @@ sweep: params ## ablation: 12 queued DVC experiments (stories x permutation x QA
 	done; done; done
 	$(DVC) queue start -j 1
 	while $(DVC) queue status | grep -qE 'Queued|Running'; do sleep 30; done
-	$(DVC) exp show --csv --no-pager > metrics/ablation.csv
+	$(DVC) exp show --csv --no-pager --rev $(SWEEP_BASE) > metrics/ablation.csv
 	$(MAKE) --no-print-directory ablation
 
 ablation: $(STAMP) ## table, plot and README section from the committed metrics/ablation.csv

@@ -38,7 +38,8 @@ def column(frame: pd.DataFrame, key: str, metrics_file: str | None = None) -> pd
 
 def ablation_table(frame: pd.DataFrame, metrics_file: str) -> pd.DataFrame:
     """One row per finished experiment: the three knobs, memorisation and extraction EM."""
-    finished = frame[frame["typ"].isin(["branch_commit", "branch_base"]) & frame["Experiment"].notna()]
+    named = frame["Experiment"].fillna("").astype(str).str.startswith("ablation-")
+    finished = frame[frame["typ"].isin(["branch_commit", "branch_base"]) & named]
     finished = finished[finished["State"].fillna("Success").isin(["Success", ""])] if "State" in frame else finished
     table = pd.DataFrame({name: column(finished, key).values for name, key in KNOBS.items()})
     for name, key in SCORES.items():

@@ -22,6 +22,7 @@ def exp_show_frame() -> pd.DataFrame:
         rows.append({"Experiment": f"ablation-s{stories}-perm-{str(permute).lower()}-mix-{str(mix).lower()}",
                      "rev": "abc1234", "typ": "branch_commit", "stories": stories, "permute": permute, "mix": mix,
                      "train": train, "test": test, "rl_test": 0.99})
+    rows.append({**rows[-1], "Experiment": "other-experiment", "test": 0.99})  # not part of the sweep
     frame = pd.DataFrame(rows)
     out = pd.DataFrame({"Experiment": frame.Experiment, "rev": frame.rev, "typ": frame.typ,
                         "generate_stories.stories_per_entity": frame.stories,
