@@ -275,7 +275,10 @@ def main() -> None:
     (out / "error_analysis.md").write_text(error_analysis(predictions, params.error_analysis_questions),
                                            encoding="utf-8")
 
-    sections = ["## Held-out questions (entities whose QA was never trained on)",
+    counts = {split: evals[0][split]["all"]["count"] for split in SPLITS}
+    sections = [f"{len(evals)} evaluations; questions per evaluation: {counts['train']} train (memorisation), "
+                f"{counts['test']} held-out (extraction), {counts['unseen']} about people with no story (control).",
+                "## Held-out questions (entities whose QA was never trained on)",
                 headline_table(frame, params.pass_threshold).to_markdown(index=False),
                 "## Memorisation vs extraction", split_table(frame, evals).to_markdown(index=False),
                 "Unseen: people with no story anywhere; their EM should sit at the chance level of answering the "
