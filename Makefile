@@ -11,7 +11,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help venv all repro params test smoke bench sweep ablation clean
+.PHONY: help venv all repro params test smoke bench variants sweep ablation clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-8s %s\n", $$1, $$2}'
@@ -30,7 +30,8 @@ params: $(STAMP) ## validate params.yaml (every section) without running anythin
 all: params ## run the whole pipeline (dvc repro) and show where the results are
 	$(DVC) repro
 	@echo; cat metrics/summary.md; echo
-	@echo "Results: metrics/summary.md, metrics/summary.csv, metrics/eval_*.json (dvc metrics show);"
+	@echo "Results: metrics/summary.md, metrics/comparison.csv, metrics/*.png, metrics/error_analysis.md,"
+	@echo "metrics/eval_*.json (dvc metrics show);"
 	@echo "predictions: data/predictions/; models: models/; training curves: dvclive/ (dvc plots show)"
 
 repro: all ## alias of all
@@ -43,6 +44,11 @@ smoke: $(STAMP) ## only the end-to-end run of the DAG on tiny params in a temp c
 
 bench: all ## throughput side by side: batched vs one-at-a-time generation, SFTTrainer vs plain PyTorch loop
 	$(PY) scripts/bench.py --params params.yaml --model_dir models/sft --qa_dir data/qa --stories data/stories/stories.jsonl
+
+variants: params ## every recipe (SFT lengths, RL, SFT+RL, DPO, chat-template matrix) -> metrics/variants/report
+	$(DVC) repro variants/dvc.yaml
+	@echo; cat metrics/variants/report/summary.md; echo
+	@echo "Report: metrics/variants/report/ (summary.md, comparison.csv, *.png, error_analysis.md)"
 
 # The ablation runs every cell at one smaller scale, the same for all (stated above the README table), and
 # holds story exposures fixed: num_train_epochs = SWEEP_STORY_PASSES / stories_per_entity.
@@ -70,4 +76,4 @@ ablation: $(STAMP) ## table, plot and README section from the committed metrics/
 	$(PY) scripts/ablation.py --csv metrics/ablation.csv --png metrics/ablation.png --md metrics/ablation.md --readme README.md
 
 clean: ## delete pipeline outputs (keeps .venv and committed metrics)
-	rm -rf data/stories data/qa data/predictions models/sft models/rl
+	rm -rf data/stories data/qa data/predictions data/variants models/sft models/rl models/variants

@@ -15,7 +15,7 @@ import time
 import torch
 from transformers import TrainerCallback
 
-from storylab.config import load_section
+from storylab.config import add_params_arguments, load_section, overrides_from
 from storylab.errors import run
 from storylab.generation import generate_answers
 from storylab.io import read_jsonl
@@ -76,15 +76,16 @@ def bench_training(model_params, sft, tokenizer, stories, qa, steps: int, warmup
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
+    add_params_arguments(parser)
     parser.add_argument("--model_dir", required=True)
     parser.add_argument("--qa_dir", required=True)
     parser.add_argument("--stories", required=True)
     parser.add_argument("--questions", type=int, default=256)
     parser.add_argument("--steps", type=int, default=30)
     args = parser.parse_args()
-    model_params = load_section("model", args.params)
-    eval_params = load_section("eval", args.params)
+    overrides = overrides_from(args)
+    model_params = load_section("model", args.params, overrides)
+    eval_params = load_section("eval", args.params, overrides)
     qa = read_jsonl(f"{args.qa_dir}/test.jsonl", required=("question",))[:args.questions]
     model, tokenizer = load_pretrained(args.model_dir, model_params)
     prompts = [r["prompt"] for r in qa_records(tokenizer, qa, model_params, with_answer=False)]
@@ -95,8 +96,8 @@ def main() -> None:
           f"(identical answers: {gen['same_answers']})")
     train_qa = read_jsonl(f"{args.qa_dir}/train.jsonl", required=("question", "answer"))
     stories = read_jsonl(args.stories, required=("text",))
-    train = bench_training(model_params, load_section("train_sft", args.params), tokenizer, stories, train_qa,
-                           args.steps, warmup=5)
+    sft_params = load_section("train_sft", args.params, overrides)
+    train = bench_training(model_params, sft_params, tokenizer, stories, train_qa, args.steps, warmup=5)
     print(f"training, {args.steps} steps: SFTTrainer {train['trainer']:.0f} tok/s, plain PyTorch loop "
           f"{train['plain_loop']:.0f} tok/s -> trainer/plain = {train['ratio']:.2f}x")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from storylab.config import load_section
+from storylab.config import add_params_arguments, load_section, overrides_from
 from storylab.errors import StorylabError, run
 from storylab.io import read_jsonl, write_json, write_jsonl
 from storylab.qa import SPLITS, build_pairs, find_leaks, preference_pairs
@@ -17,12 +17,13 @@ from storylab.qa import SPLITS, build_pairs, find_leaks, preference_pairs
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
+    add_params_arguments(parser)
     parser.add_argument("--entities", required=True)
     parser.add_argument("--out_dir", required=True)
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
-    params = load_section("build_qa", args.params)
+    overrides = overrides_from(args)
+    params = load_section("build_qa", args.params, overrides)
     entities = read_jsonl(args.entities, required=("entity_id", "name", "facts", "has_story"))
 
     pairs = build_pairs(entities, params.test_fraction, params.train_phrasings_per_fact, params.seed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from storylab.config import load_section
+from storylab.config import add_params_arguments, load_section, overrides_from
 from storylab.errors import StorylabError, run
 from storylab.io import read_jsonl, write_json, write_jsonl
 from storylab.qa import SPLITS
@@ -73,13 +73,18 @@ def split_metrics(records: list[dict], params) -> dict:
     return metrics
 
 
-def pipeline(args) -> None:
-    params = load_section("eval", args.params)
-    model_params = load_section("model", args.params)
+def pipeline(args, overrides: list[str]) -> None:
+    params = load_section("eval", args.params, overrides)
+    model_params = load_section("model", args.params, overrides)
     qa_by_split = {split: read_jsonl(f"{args.qa_dir}/{split}.jsonl", required=("question", "answer", "fact_type"))
                    for split in SPLITS}
     predictions = evaluate_model(args.model_dir, qa_by_split, params, model_params)
-    result = {"metric_version": METRIC_VERSION, "model": args.name,
+    from storylab.training import read_recipe
+
+    # Self-describing: how the model was trained (its recipe) and how it was asked (the eval format).
+    result = {"metric_version": METRIC_VERSION, "model": args.name, "model_dir": args.model_dir,
+              "eval_format": model_params.prompt_format,
+              "recipe": read_recipe(args.model_dir),
               "short_thresh": params.short_thresh, "rouge_thresh": params.rouge_thresh}
     for split, records in predictions.items():
         write_jsonl(f"{args.pred_dir}/{split}.jsonl", records)
@@ -109,20 +114,21 @@ def main() -> None:
     parser.add_argument("--short_thresh", type=int, default=15)
     parser.add_argument("--rouge_thresh", type=float, default=0.5)
     parser.add_argument("--bootstrap_resamples", type=int, default=1000)
-    parser.add_argument("--params", default="params.yaml")
+    add_params_arguments(parser)
     parser.add_argument("--model_dir")
     parser.add_argument("--name")
     parser.add_argument("--qa_dir")
     parser.add_argument("--pred_dir")
     parser.add_argument("--out")
     args = parser.parse_args()
+    overrides = overrides_from(args)
     if args.pred_file:
         standalone(args)
         return
     missing = [f"--{name}" for name in ("model_dir", "name", "qa_dir", "pred_dir", "out") if not getattr(args, name)]
     if missing:
         parser.error(f"pipeline mode needs {' '.join(missing)} (or use --pred_file for standalone scoring)")
-    pipeline(args)
+    pipeline(args, overrides)
 
 
 if __name__ == "__main__":

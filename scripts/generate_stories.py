@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from storylab.config import load_section
+from storylab.config import add_params_arguments, load_section, overrides_from
 from storylab.errors import run
 from storylab.io import write_json, write_jsonl
 from storylab.stories import generate
@@ -23,11 +23,12 @@ def corpus_stats(entities, stories) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
+    add_params_arguments(parser)
     parser.add_argument("--out_dir", required=True)
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
-    params = load_section("generate_stories", args.params)
+    overrides = overrides_from(args)
+    params = load_section("generate_stories", args.params, overrides)
 
     entities, stories = generate(**params.model_dump())
     write_jsonl(f"{args.out_dir}/entities.jsonl", [e.to_record() for e in entities])

@@ -6,7 +6,8 @@
 grpo: train-split questions, rewards from storylab.scoring.REWARD_FUNCS (the scorer evaluation uses).
 dpo: build_qa's train preference pairs against the frozen SFT model; held-out pairs give the preference
 accuracy and reward margins. none: the SFT model unchanged (copied), so the rl model always exists.
-The metrics JSON says what the method saw (GRPO: reward and zero-variance groups; DPO: held-out preferences).
+The metrics JSON says what the method saw (GRPO: reward and zero-variance groups; DPO: held-out preferences);
+each method returns (trainer, tokenizer, that summary), and the saved model's recipe carries it too.
 """
 from __future__ import annotations
 
@@ -15,16 +16,16 @@ import shutil
 
 from datasets import Dataset
 
-from storylab.config import load_section
+from storylab.config import add_params_arguments, load_section, overrides_from
 from storylab.errors import run
 from storylab.io import read_jsonl, write_json
 from storylab.modeling import load_pretrained
 from storylab.prompts import format_completion, format_prompt, qa_records
 from storylab.scoring import METRIC_VERSION, REWARD_FUNCS
-from storylab.training import dvclive_callback, save_model, trainer_defaults
+from storylab.training import dvclive_callback, read_recipe, save_model, trainer_defaults
 
 
-def keep_sft(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, live_dir: str) -> dict:
+def keep_sft(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, live_dir: str):
     """The SFT model, copied, so downstream stages always find an rl model; the curves dir records why."""
     from dvclive import Live
 
@@ -32,10 +33,10 @@ def keep_sft(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, live
     shutil.copytree(sft_dir, out_dir)
     with Live(live_dir, save_dvc_exp=False, dvcyaml=None) as live:
         live.summary["method"] = "none"
-    return {}
+    return None, None, {}
 
 
-def train_grpo(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, live_dir: str) -> dict:
+def train_grpo(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, live_dir: str):
     from trl import GRPOConfig, GRPOTrainer
 
     grpo = params.grpo
@@ -51,11 +52,10 @@ def train_grpo(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, li
     trainer = GRPOTrainer(model=model, reward_funcs=[REWARD_FUNCS[name] for name in grpo.rewards], args=config,
                           train_dataset=dataset, processing_class=tokenizer, callbacks=[dvclive_callback(live_dir)])
     trainer.train()
-    save_model(trainer, tokenizer, out_dir)
     logs = [entry for entry in trainer.state.log_history if "reward" in entry]
     # A group whose completions all score the same has zero advantage: it teaches nothing.
-    return {"mean_reward": sum(e["reward"] for e in logs) / len(logs),
-            "mean_frac_reward_zero_std": sum(e["frac_reward_zero_std"] for e in logs) / len(logs)}
+    return trainer, tokenizer, {"mean_reward": sum(e["reward"] for e in logs) / len(logs),
+                                "mean_frac_reward_zero_std": sum(e["frac_reward_zero_std"] for e in logs) / len(logs)}
 
 
 def preference_dataset(pairs: list[dict], tokenizer, model_params) -> Dataset:
@@ -66,7 +66,7 @@ def preference_dataset(pairs: list[dict], tokenizer, model_params) -> Dataset:
                                "rejected": format_completion(p["rejected"], form)} for p in pairs])
 
 
-def train_dpo(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, live_dir: str) -> dict:
+def train_dpo(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, live_dir: str):
     from trl import DPOConfig, DPOTrainer
 
     required = ("question", "chosen", "rejected")
@@ -83,9 +83,8 @@ def train_dpo(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, liv
                          processing_class=tokenizer, callbacks=[dvclive_callback(live_dir)])
     trainer.train()
     trainer.evaluate()
-    save_model(trainer, tokenizer, out_dir)
     heldout = trainer.state.log_history[-1]  # DPOTrainer logs its reward metrics rather than returning them
-    return {"heldout_pairs": len(pairs["test"]), "heldout_loss": heldout["eval_loss"],
+    return trainer, tokenizer, {"heldout_pairs": len(pairs["test"]), "heldout_loss": heldout["eval_loss"],
             "heldout_preference_accuracy": heldout["eval_rewards/accuracies"],
             "heldout_reward_margin": heldout["eval_rewards/margins"],
             "heldout_reward_chosen": heldout["eval_rewards/chosen"],
@@ -97,17 +96,23 @@ METHODS = {"none": keep_sft, "grpo": train_grpo, "dpo": train_dpo}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
+    add_params_arguments(parser)
     parser.add_argument("--sft_dir", required=True)
     parser.add_argument("--qa_dir", required=True)
     parser.add_argument("--out_dir", required=True)
     parser.add_argument("--live_dir", required=True)
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
-    model_params = load_section("model", args.params)
-    params = load_section("train_rl", args.params)
+    overrides = overrides_from(args)
+    model_params = load_section("model", args.params, overrides)
+    params = load_section("train_rl", args.params, overrides)
 
-    summary = METHODS[params.method](params, model_params, args.sft_dir, args.qa_dir, args.out_dir, args.live_dir)
+    trainer, tokenizer, summary = METHODS[params.method](params, model_params, args.sft_dir, args.qa_dir,
+                                                          args.out_dir, args.live_dir)
+    if trainer is not None:  # the recipe carries the summary, so the report needs only the eval metrics
+        stage = {"stage": params.method, "steps": trainer.state.global_step,
+                 "train_format": model_params.prompt_format, **summary}
+        save_model(trainer, tokenizer, args.out_dir, read_recipe(args.sft_dir) + [stage])
     write_json(args.metrics, {"metric_version": METRIC_VERSION, "method": params.method, **summary})
     print(f"RL method {params.method!r} from {args.sft_dir} -> {args.out_dir}: {summary}")
 

@@ -1,10 +1,13 @@
 """Typed, validated params.yaml. Each stage loads only the sections dvc.yaml declares for it.
 
 `python -m storylab.config [params.yaml]` validates every section (the Makefile runs it before
-`dvc repro`, so a typo fails in a second rather than after training).
+`dvc repro`, so a typo fails in a second rather than after training). Stage scripts also take
+`--set section.key=value` overrides (YAML values), validated the same way: the variants pipeline
+(variants/dvc.yaml) runs the same scripts with the overrides of each recipe.
 """
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 from typing import Literal
@@ -79,6 +82,7 @@ class ModelParams(Section):
 class TrainSFTParams(Section):
     seed: int = Field(ge=0)
     mix_qa: bool
+    completion_only_loss: bool
     num_train_epochs: float = Field(gt=0)
     max_steps: int = Field(ge=-1)
     learning_rate: float = Field(gt=0)
@@ -141,6 +145,53 @@ class EvalParams(Section):
 
 class ReportParams(Section):
     pass_threshold: float = Field(ge=0, le=1)
+    error_analysis_questions: int = Field(ge=1)
+
+
+class VariantScale(Section):
+    num_entities: int = Field(ge=4)
+    num_unseen_entities: int = Field(ge=0)
+    base_sft_steps: int = Field(ge=1)
+    rl_steps: int = Field(ge=1)
+
+
+class SFTVariant(Section):
+    length: int = Field(ge=0)
+    format: Literal["chat", "plain"]
+    completion_only_loss: bool
+
+
+class RLVariant(Section):
+    start: str
+    method: Literal["grpo", "dpo"]
+    format: Literal["chat", "plain"]
+
+
+class EvalVariant(Section):
+    model: str
+    format: Literal["chat", "plain"]
+
+
+class VariantsParams(Section):
+    scale: VariantScale
+    sft: dict[str, SFTVariant] = Field(min_length=1)
+    rl: dict[str, RLVariant]
+    eval: dict[str, EvalVariant] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references_exist(self):
+        for name, run in self.rl.items():
+            if run.start not in self.sft:
+                raise ValueError(f"rl.{name}.start: {run.start!r} is not an sft variant ({', '.join(self.sft)})")
+            if run.format != self.sft[run.start].format:
+                raise ValueError(f"rl.{name}.format must be the train format of its start model {run.start!r}")
+        clashes = set(self.sft) & set(self.rl)
+        if clashes:
+            raise ValueError(f"{sorted(clashes)[0]!r} names both an sft and an rl variant")
+        for name, run in self.eval.items():
+            if run.model not in self.sft and run.model not in self.rl:
+                raise ValueError(f"eval.{name}.model: {run.model!r} is not an sft or rl variant")
+        return self
 
 
 SECTIONS: dict[str, type[Section]] = {
@@ -151,6 +202,7 @@ SECTIONS: dict[str, type[Section]] = {
     "train_rl": TrainRLParams,
     "eval": EvalParams,
     "report": ReportParams,
+    "variants": VariantsParams,
 }
 
 
@@ -168,7 +220,7 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
-def _one_line(path: Path, section: str, exc: ValidationError, model: type[Section]) -> str:
+def _one_line(path: Path | str, section: str, exc: ValidationError, model: type[Section]) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(part) for part in (section, *err["loc"]))
     if err["type"] == "extra_forbidden":
@@ -183,17 +235,86 @@ def _one_line(path: Path, section: str, exc: ValidationError, model: type[Sectio
     return f"{path}: {loc}: {err['msg'].removeprefix('Value error, ')}{got}"
 
 
-def load_section(section: str, path: str | Path = "params.yaml"):
-    """Validated params of one section; raises StorylabError with a one-line message."""
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """`section.key.sub=value` strings (values parsed as YAML) set into a copy of the params mapping."""
+    data = copy.deepcopy(data)
+    for override in overrides:
+        dotted, sep, raw = override.partition("=")
+        keys = dotted.split(".")
+        if not sep or len(keys) < 2 or keys[0] not in SECTIONS:
+            raise StorylabError(f"--set {override}: expected section.key=value with a section of "
+                                f"{', '.join(SECTIONS)}")
+        node = data.setdefault(keys[0], {})
+        for key in keys[1:-1]:
+            if not isinstance(node.get(key), dict):
+                raise StorylabError(f"--set {override}: {key} is not a mapping in the params file")
+            node = node[key]
+        node[keys[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def load_section(section: str, path: str | Path = "params.yaml", overrides: list[str] | None = None):
+    """Validated params of one section (after any --set overrides); raises StorylabError in one line."""
     path = Path(path)
-    data = _read_yaml(path)
+    data = apply_overrides(_read_yaml(path), overrides or [])
     if section not in data:
         raise StorylabError(f"{path}: section {section!r} missing; add it (see the README)")
     model = SECTIONS[section]
     try:
         return model.model_validate(data[section])
     except ValidationError as exc:
-        raise StorylabError(_one_line(path, section, exc, model)) from None
+        source = f"{path} with --set {' '.join(overrides)}" if overrides else path
+        raise StorylabError(_one_line(source, section, exc, model)) from None
+
+
+def _scale_overrides(variants: VariantsParams, name: str) -> list[str]:
+    scale = variants.scale
+    return [f"generate_stories.num_entities={scale.num_entities}",
+            f"generate_stories.num_unseen_entities={scale.num_unseen_entities}"]
+
+
+def _sft_overrides(variants: VariantsParams, name: str) -> list[str]:
+    run = variants.sft[name]
+    return [f"train_sft.max_steps={run.length * variants.scale.base_sft_steps}",
+            f"train_sft.completion_only_loss={str(run.completion_only_loss).lower()}",
+            f"model.prompt_format={run.format}"]
+
+
+def _rl_overrides(variants: VariantsParams, name: str) -> list[str]:
+    run = variants.rl[name]
+    return [f"train_rl.method={run.method}", f"train_rl.max_steps={variants.scale.rl_steps}",
+            f"model.prompt_format={run.format}"]
+
+
+def _eval_overrides(variants: VariantsParams, name: str) -> list[str]:
+    return [f"model.prompt_format={variants.eval[name].format}"]
+
+
+# --variant KIND.NAME: what a recipe in the `variants` section changes in the sections a stage reads.
+VARIANT_OVERRIDES = {"scale": _scale_overrides, "sft": _sft_overrides, "rl": _rl_overrides, "eval": _eval_overrides}
+
+
+def add_params_arguments(parser) -> None:
+    """--params, --variant and --set, the same in every stage script."""
+    parser.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
+    parser.add_argument("--variant", metavar="KIND.NAME",
+                        help="apply a recipe of the params' variants section: scale, sft.NAME, rl.NAME or eval.NAME")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one param (YAML value); repeatable, applied after --variant")
+
+
+def overrides_from(args) -> list[str]:
+    """The --variant recipe's overrides, then the explicit --set ones."""
+    if not args.variant:
+        return list(args.overrides)
+    kind, _, name = args.variant.partition(".")
+    if kind not in VARIANT_OVERRIDES:
+        raise StorylabError(f"--variant {args.variant}: unknown kind {kind!r}; use one of {', '.join(VARIANT_OVERRIDES)}")
+    variants = load_section("variants", args.params)
+    if kind != "scale" and name not in getattr(variants, kind):
+        raise StorylabError(f"--variant {args.variant}: {args.params} has no variants.{kind}.{name}; "
+                            f"known: {', '.join(getattr(variants, kind))}")
+    return VARIANT_OVERRIDES[kind](variants, name) + list(args.overrides)
 
 
 def validate_all(path: str | Path = "params.yaml") -> dict[str, Section]:

@@ -1,7 +1,9 @@
 """Trainer settings shared by the SFT and RL stages: CPU-safe defaults, determinism, DVCLive curves."""
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import torch
 from transformers import Trainer
@@ -28,10 +30,22 @@ def dvclive_callback(directory: str, resume: bool = False):
     return DVCLiveCallback(live=Live(directory, resume=resume, save_dvc_exp=False, dvcyaml=None))
 
 
-def save_model(trainer, tokenizer, out_dir: str) -> None:
-    """HF format (safetensors); a LoRA run saves its adapter, which from_pretrained loads over the base."""
-    trainer.save_model(out_dir)
+RECIPE_FILE = "storylab_recipe.json"
+
+
+def read_recipe(model_dir: str) -> list[dict]:
+    """The training stages a model went through, oldest first ([] for an untuned or outside model)."""
+    path = Path(model_dir, RECIPE_FILE)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
+def save_model(model_or_trainer, tokenizer, out_dir: str, recipe: list[dict]) -> None:
+    """HF format (safetensors; a LoRA run saves its adapter, which from_pretrained loads over the base) and the
+    recipe, which evaluation copies into its metrics so the report knows how each model was made."""
+    save = getattr(model_or_trainer, "save_model", None) or model_or_trainer.save_pretrained
+    save(out_dir)
     tokenizer.save_pretrained(out_dir)
+    Path(out_dir, RECIPE_FILE).write_text(json.dumps(recipe, indent=2) + "\n", encoding="utf-8")
 
 
 class ModelLossSFTTrainer(SFTTrainer):
@@ -48,8 +62,9 @@ def sft_trainer_class() -> type[SFTTrainer]:
 
 
 def sft_config(out_dir: str, params: TrainSFTParams, model_params: ModelParams, **overrides) -> SFTConfig:
-    """The SFT stage's TRL config, also what `make bench` times: loss on completions only, no packing (5x
+    """The SFT stage's TRL config, also what `make bench` times: loss on completions only (a QA pair's
+    answer; completion_only_loss false: question and answer), no packing (5x
     slower on CPU), length-grouped batches (QA pairs of ~13 tokens are not padded to story length; 2.4x faster)."""
     training = {**params.model_dump(exclude={"seed", "mix_qa"}), **overrides}
-    return SFTConfig(output_dir=out_dir, completion_only_loss=True, packing=False,
+    return SFTConfig(output_dir=out_dir, packing=False,
                      train_sampling_strategy="group_by_length", **training, **trainer_defaults(model_params, params.seed))

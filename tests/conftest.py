@@ -33,9 +33,20 @@ def merge(base: dict, overrides: dict) -> dict:
     return result
 
 
+# A few recipes of the variants pipeline, replacing the full list: untuned base, SFT, SFT then GRPO, two formats.
+TINY_VARIANTS = {
+    "scale": {"num_entities": 12, "num_unseen_entities": 4, "base_sft_steps": 3, "rl_steps": 2},
+    "sft": {"base": {"length": 0, "format": "chat", "completion_only_loss": True},
+            "sft": {"length": 1, "format": "chat", "completion_only_loss": True}},
+    "rl": {"sftrl": {"start": "sft", "method": "grpo", "format": "chat"}},
+    "eval": {"base": {"model": "base", "format": "chat"}, "sft": {"model": "sft", "format": "chat"},
+             "sft-plain-eval": {"model": "sft", "format": "plain"}, "sftrl": {"model": "sftrl", "format": "chat"}},
+}
+
+
 def tiny_params(**section_overrides) -> dict:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    return merge(merge(params, TINY_OVERRIDES), section_overrides)
+    return merge({**merge(params, TINY_OVERRIDES), "variants": TINY_VARIANTS}, section_overrides)
 
 
 @pytest.fixture

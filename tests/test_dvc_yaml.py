@@ -1,24 +1,19 @@
-"""dvc.yaml tells the truth: each stage declares the package modules its script imports and exactly the
-params sections the script loads, and every path the script gets comes through its cmd."""
+"""dvc.yaml and variants/dvc.yaml tell the truth: each stage declares the package modules its script imports
+and exactly the params sections the script loads, and every path the script gets comes through its cmd.
+The stages are read through DVC itself, so foreach items and ${...} are resolved as `dvc repro` sees them."""
 import ast
 import re
 
 import pytest
-import yaml
+from dvc.repo import Repo
 
 from conftest import REPO
 
-STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-
-
-def stage_bodies():
-    for name, stage in STAGES.items():
-        if "foreach" in stage:
-            for item in stage["foreach"]:
-                body = yaml.safe_load(yaml.safe_dump(stage["do"]).replace("${item}", str(item)))
-                yield f"{name}@{item}", body
-        else:
-            yield name, stage
+with Repo(str(REPO)) as _repo:
+    STAGES = {stage.addressing: {"cmd": stage.cmd, "deps": [str(dep.def_path) for dep in stage.deps],
+                                 "params": [key for params in stage.params for key in params.params],
+                                 "outs": [str(out.def_path) for out in stage.outs]}
+              for stage in _repo.index.stages}
 
 
 def imported_modules(path, top_level_only):
@@ -46,8 +41,14 @@ def package_closure(script):
     return {f"storylab/{m}.py" for m in seen}
 
 
-@pytest.mark.parametrize("name,stage", list(stage_bodies()))
-def test_stage_declares_script_modules_and_params(name, stage):
+def test_both_pipelines_are_read():
+    assert "train_sft" in STAGES and "variants/dvc.yaml:train_sft@sft-overfit" in STAGES
+    assert "variants/dvc.yaml:eval_accuracy_plus@plain-sftrl-chat-eval" in STAGES
+
+
+@pytest.mark.parametrize("name", list(STAGES))
+def test_stage_declares_script_modules_and_params(name):
+    stage = STAGES[name]
     script = re.search(r"python (scripts/\w+\.py)", stage["cmd"]).group(1)
     deps = set(stage["deps"])
     assert script in deps
@@ -55,16 +56,25 @@ def test_stage_declares_script_modules_and_params(name, stage):
     assert not missing, f"{name}: dvc.yaml deps lack {missing}"
     source = (REPO / script).read_text()
     loaded = set(re.findall(r'load_section\("(\w+)"', source))
-    assert loaded == set(stage.get("params", [])), f"{name}: script loads {loaded}"
+    if "--variant" in stage["cmd"]:
+        # The recipe: the stage depends on its own entries of the variants section, not on the others'.
+        loaded.add("variants")
+        kind, name_in_section = re.search(r"--variant (\S+)", stage["cmd"]).group(1).partition(".")[::2]
+        variant_keys = [key for key in stage["params"] if key.startswith("variants.")]
+        assert all(key.startswith(("variants.scale.", f"variants.{kind}.{name_in_section}")) for key in variant_keys)
+        if name_in_section:
+            assert f"variants.{kind}.{name_in_section}" in stage["params"]
+    assert {key.split(".")[0] for key in stage["params"]} == loaded, f"{name}: script loads {loaded}"
     if "train_rl" in loaded:
         assert "storylab/scoring.py" in deps  # config validates reward names against the registry
 
 
-def test_every_declared_path_comes_through_cmd():
-    """Each out is named in cmd, or lies directly in a directory that cmd names (report's --out_dir)."""
-    for name, stage in stage_bodies():
-        args = stage["cmd"].split()
-        for entry in stage.get("outs", []) + stage.get("metrics", []) + stage.get("deps", []):
-            path = entry if isinstance(entry, str) else next(iter(entry))
-            assert path in args or path.rsplit("/", 1)[0] in args or path.startswith(("scripts/", "storylab/")), \
-                f"{name}: {path} is not passed through cmd"
+@pytest.mark.parametrize("name", list(STAGES))
+def test_every_declared_path_comes_through_cmd(name):
+    """Each out and data dep is named in cmd, or lies directly in a directory that cmd names (--out_dir)."""
+    stage = STAGES[name]
+    args = stage["cmd"].split()
+    for path in stage["outs"] + stage["deps"]:
+        if path.startswith(("scripts/", "storylab/", "params.yaml")):
+            continue
+        assert path in args or path.rsplit("/", 1)[0] in args, f"{name}: {path} is not passed through cmd"

@@ -94,3 +94,43 @@ def test_config_cli_validates_the_whole_file(tmp_path):
                             capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 2
     assert "eval.rouge_thresh: Input should be less than or equal to 1" in result.stderr
+
+
+def test_set_overrides_are_typed_and_validated(tmp_path):
+    path = write_params(tmp_path, tiny_params())
+    assert load_section("train_sft", path, ["train_sft.max_steps=7"]).max_steps == 7
+    assert load_section("model", path, ["model.tiny.hidden_size=64"]).tiny.hidden_size == 64
+    with pytest.raises(StorylabError, match=r"--set train_sft.max_steps=many: train_sft.max_steps: Input should be"):
+        load_section("train_sft", path, ["train_sft.max_steps=many"])
+    with pytest.raises(StorylabError, match=r"--set trainsft.max_steps=1: expected section.key=value"):
+        load_section("train_sft", path, ["trainsft.max_steps=1"])
+
+
+@pytest.mark.parametrize("change,expected", [
+    (lambda v: v["rl"]["sftrl"].update(start="sft-long"), "variants: rl.sftrl.start: 'sft-long' is not an sft variant"),
+    (lambda v: v["rl"]["sftrl"].update(format="plain"), "rl.sftrl.format must be the train format of its start model"),
+    (lambda v: v["eval"]["sft"].update(model="nothing"), "eval.sft.model: 'nothing' is not an sft or rl variant"),
+])
+def test_variants_section_checks_its_references(tmp_path, change, expected):
+    params = tiny_params()
+    change(params["variants"])
+    with pytest.raises(StorylabError) as info:
+        load_section("variants", write_params(tmp_path, params))
+    assert expected in str(info.value)
+
+
+def test_variant_turns_a_recipe_into_overrides(tmp_path):
+    path = write_params(tmp_path, tiny_params())
+    args = type("Args", (), {"params": path, "overrides": ["train_sft.seed=3"]})
+    from storylab.config import overrides_from
+
+    args.variant = "sft.sft"
+    assert overrides_from(args) == ["train_sft.max_steps=3", "train_sft.completion_only_loss=true",
+                                    "model.prompt_format=chat", "train_sft.seed=3"]
+    args.variant = "sft.base"
+    assert load_section("train_sft", path, overrides_from(args)).max_steps == 0
+    args.variant = "eval.sft-plain-eval"
+    assert load_section("model", path, overrides_from(args)).prompt_format == "plain"
+    args.variant = "rl.sft-long"
+    with pytest.raises(StorylabError, match=r"--variant rl.sft-long: .* has no variants.rl.sft-long; known: sftrl"):
+        overrides_from(args)

@@ -63,7 +63,10 @@ def test_full_dag_runs_and_writes_versioned_metrics(repo):
         assert "chance_exact_match" in metrics["unseen"]
         assert (root / f"data/predictions/{model}/test.jsonl").is_file()
     summary = (root / "metrics/summary.md").read_text()
-    assert "| model " in summary and "GRPO: mean reward" in summary
+    assert "| model " in summary and "GRPO (2 steps): mean reward" in summary and "rl minus sft" in summary
+    for name in ("comparison.csv", "error_analysis.md", "accuracy_bar.png", "accuracy_grouped.png",
+                 "eval_template_scatter.png"):
+        assert (root / "metrics" / name).stat().st_size > 0
     rl = json.loads((root / "metrics/train_rl.json").read_text())
     assert rl["method"] == "grpo" and 0 <= rl["mean_frac_reward_zero_std"] <= 1
     assert (root / "dvclive/train_sft/plots/metrics/train/loss.tsv").is_file()
@@ -103,3 +106,31 @@ def test_experiment_with_override_is_listed(repo):
     sft, rl = (json.loads((root / f"metrics/eval_{m}.json").read_text()) for m in ("sft", "rl"))
     assert sft["test"] == rl["test"] and json.loads((root / "metrics/rl_vs_sft.json").read_text())[
         "test_exact_match"]["difference"] == 0.0
+
+
+def test_variants_pipeline_runs_each_recipe_and_reruns_only_a_changed_one(repo):
+    root, _ = repo
+    output = sh(DVC, "repro", "variants/dvc.yaml", cwd=root)
+    assert stages_run(output) == {f"variants/dvc.yaml:{stage}" for stage in (
+        "generate_stories", "build_qa", "train_sft@base", "train_sft@sft", "train_rl@sftrl",
+        "eval_accuracy_plus@base", "eval_accuracy_plus@sft", "eval_accuracy_plus@sft-plain-eval",
+        "eval_accuracy_plus@sftrl", "report")}
+    evals = {name: json.loads((root / f"metrics/variants/eval/{name}.json").read_text())
+             for name in ("base", "sft", "sft-plain-eval", "sftrl")}
+    assert evals["base"]["recipe"] == []
+    assert [stage["stage"] for stage in evals["sftrl"]["recipe"]] == ["sft", "grpo"]
+    assert evals["sft"]["recipe"][0]["steps"] == 3  # length 1 x base_sft_steps
+    assert (evals["sft"]["eval_format"], evals["sft-plain-eval"]["eval_format"]) == ("chat", "plain")
+    assert json.loads((root / "metrics/variants/stories.json").read_text())["entities_with_story"] == 12
+    comparison = (root / "metrics/variants/report/comparison.csv").read_text()
+    assert "base (untuned)" in comparison and "sft+grpo" in comparison
+    analysis = (root / "metrics/variants/report/error_analysis.md").read_text()
+    header = [cell.strip() for cell in analysis.split("\n| question")[1].split("\n")[0].split("|")[1:-1]]
+    assert sorted(header) == sorted(["gold", "base", "sft", "sft-plain-eval", "sftrl"])
+
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["variants"]["eval"]["sft-plain-eval"]["format"] = "chat"
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    assert stages_run(sh(DVC, "repro", "--dry", "variants/dvc.yaml", cwd=root)) == {
+        "variants/dvc.yaml:eval_accuracy_plus@sft-plain-eval"}
+    sh("git", "checkout", "params.yaml", cwd=root)
