@@ -76,7 +76,7 @@ def plot(table: pd.DataFrame, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r.stories} story{'s' if r.stories > 1 else ''}\nperm {r.permute}\nmix {r.mix_qa}"
+    labels = [f"{r.stories} {'stories' if r.stories > 1 else 'story'}\nperm {r.permute}\nmix {r.mix_qa}"
               for r in table.itertuples()]
     fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(table)), 4.8))
     x = range(len(table))
@@ -84,10 +84,11 @@ def plot(table: pd.DataFrame, path: str) -> None:
     ax.bar([i + 0.2 for i in x], table["test EM"], 0.4, label="held-out split EM (extraction)", color="#08519c",
            yerr=[table["test EM"] - table["test CI low"], table["test CI high"] - table["test EM"]], capsize=2)
     ax.set_xticks(list(x), labels, fontsize=7)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.25)
     ax.set_ylabel("exact match")
+    ax.set_xlabel("cell: stories per person, sentence permutation, QA mixing")
     ax.set_title("Knowledge augmentation ablation: stories per person x sentence permutation x QA mixing")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper center", ncol=2, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
