@@ -29,7 +29,7 @@ def recipe_columns(result: dict) -> dict:
     recipe = result.get("recipe", [])
     sft = next((stage for stage in recipe if stage["stage"] == "sft"), {})
     rl = next((stage for stage in recipe if stage["stage"] != "sft"), {})
-    return {"method": "+".join(stage["stage"] for stage in recipe) or "base (untuned)",
+    return {"method": "+".join(stage["stage"] for stage in recipe) or "untuned",
             "train_format": recipe[0]["train_format"] if recipe else "-",
             "qa_loss": sft.get("qa_loss", "-"), "sft_steps": sft.get("steps", 0), "rl_steps": rl.get("steps", 0),
             "eval_format": result.get("eval_format", "-")}

@@ -123,7 +123,7 @@ def test_variants_pipeline_runs_each_recipe_and_reruns_only_a_changed_one(repo):
     assert (evals["sft"]["eval_format"], evals["sft-plain-eval"]["eval_format"]) == ("chat", "plain")
     assert json.loads((root / "metrics/variants/stories.json").read_text())["entities_with_story"] == 12
     comparison = (root / "metrics/variants/report/comparison.csv").read_text()
-    assert "base (untuned)" in comparison and "sft+grpo" in comparison
+    assert "untuned" in comparison and "sft+grpo" in comparison
     analysis = (root / "metrics/variants/report/error_analysis.md").read_text()
     header = [cell.strip() for cell in analysis.split("\n| question")[1].split("\n")[0].split("|")[1:-1]]
     assert sorted(header) == sorted(["gold", "base", "sft", "sft-plain-eval", "sftrl"])
