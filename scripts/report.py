@@ -67,8 +67,8 @@ def headline_table(frame: pd.DataFrame, pass_threshold: float) -> pd.DataFrame:
     """The original experiments' shape: model, correct answers, total questions, score, status (held-out)."""
     test = heldout(frame)
     return pd.DataFrame({
-        "model": test["eval"], "method": test.method, "train format": test.train_format,
-        "eval format": test.eval_format,
+        "model": test["eval"], "method": test.method, "SFT steps": test.sft_steps, "RL steps": test.rl_steps,
+        "train format": test.train_format, "eval format": test.eval_format,
         "correct": (test.exact_match * test["count"]).round().astype(int), "total": test["count"],
         "score": test.exact_match.map("{:.3f}".format),
         "95% CI": [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(test.exact_match_ci_low, test.exact_match_ci_high)],
