@@ -46,11 +46,12 @@ def comparison_frame(evals: list[dict]) -> pd.DataFrame:
     """One row per (evaluation, split, subset): the recipe, every metric's mean and 95% CI."""
     rows = []
     for result in evals:
+        model = {"eval": result["model"], "model_dir": result.get("model_dir", result["model"]),
+                 **recipe_columns(result)}
         for split in SPLITS:
             for subset in ("all", "short"):
                 block = result[split][subset]
-                row = {"eval": result["model"], "model_dir": result.get("model_dir", result["model"]),
-                       **recipe_columns(result), "split": split, "subset": subset, "count": block["count"]}
+                row = {**model, "split": split, "subset": subset, "count": block["count"]}
                 for metric in METRICS:
                     value = block[metric] or {}
                     row.update({metric: value.get("mean"), f"{metric}_ci_low": value.get("ci_low"),
@@ -147,21 +148,17 @@ def error_analysis(predictions: dict[str, dict[str, dict]], questions: int) -> s
     disagree on (some right, some wrong) first, then the ones all miss, then the ones all get right."""
     names = list(predictions)
     ids = list(predictions[names[0]])
-
-    def hits(qid: str) -> list[float]:
-        return [exact_match(predictions[n][qid]["prediction"], predictions[n][qid]["gold"]) for n in names]
-
-    def order(qid: str) -> tuple:
-        right = sum(hits(qid))
-        return (0 if 0 < right < len(names) else 1 if right == 0 else 2, qid)
-
-    chosen = sorted(ids, key=order)[:questions]
-    disagreements = sum(order(qid)[0] == 0 for qid in ids)
+    hits = {qid: [exact_match(predictions[n][qid]["prediction"], predictions[n][qid]["gold"]) for n in names]
+            for qid in ids}
+    # 0: the models disagree, 1: all wrong, 2: all right.
+    group = {qid: 0 if 0 < sum(h) < len(names) else 1 if sum(h) == 0 else 2 for qid, h in hits.items()}
+    chosen = sorted(ids, key=lambda qid: (group[qid], qid))[:questions]
+    disagreements = sum(g == 0 for g in group.values())
     rows = []
     for qid in chosen:
         first = predictions[names[0]][qid]
         cells = [("✓ " if hit else "✗ ") + (predictions[n][qid]["prediction"] or "(empty)")
-                 for n, hit in zip(names, hits(qid))]
+                 for n, hit in zip(names, hits[qid])]
         rows.append([first["question"], first["gold"], *cells])
     table = pd.DataFrame(rows, columns=["question", "gold", *names]).to_markdown(index=False)
     return (f"# Error analysis: held-out questions\n\n{len(ids)} held-out questions; the models disagree on "
