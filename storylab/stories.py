@@ -95,7 +95,10 @@ class Entity:
 def make_entities(rng: random.Random, num_with_story: int, num_unseen: int) -> list[Entity]:
     """Unique surnames, shared first names; facts drawn uniformly so the chance level per fact type is known."""
     total = num_with_story + num_unseen
-    surnames = [prefix + suffix for prefix in SURNAME_PREFIXES for suffix in SURNAME_SUFFIXES]
+    # A surname that is also a distractor's surname or a place would tie this person's facts to other text.
+    taken = set(DISTRACTOR_SURNAMES) | set(PLACES)
+    surnames = [prefix + suffix for prefix in SURNAME_PREFIXES for suffix in SURNAME_SUFFIXES
+                if prefix + suffix not in taken]
     if total > len(surnames):
         raise ValueError(f"at most {len(surnames)} entities can be named; asked for {total}")
     first_names = [(first, "m") for first in MALE_NAMES] + [(first, "f") for first in FEMALE_NAMES]

@@ -4,7 +4,7 @@ import random
 import pytest
 
 from storylab.qa import QUESTION_TEMPLATES, build_pairs, find_leaks, preference_pairs
-from storylab.stories import FACT_TYPES, generate, write_story, make_entities
+from storylab.stories import DISTRACTOR_SURNAMES, FACT_TYPES, PLACES, generate, make_entities, write_story
 
 ARGS = dict(seed=1, num_entities=30, num_unseen_entities=5, stories_per_entity=3, permute_sentences=True,
             distractors_per_story=2, pronoun_fraction=0.25)
@@ -31,6 +31,13 @@ def test_unseen_entities_have_no_story_and_names_are_unique():
     assert not unseen & {s["entity_id"] for s in stories}
     assert len({e.name for e in entities}) == len(entities)
     assert len(stories) == 30 * 3
+
+
+def test_no_person_shares_a_surname_with_a_distractor_or_a_place():
+    """Distractor sentences name other people and places; a shared surname would pin facts on the wrong one."""
+    entities = make_entities(random.Random(0), 600, 100)
+    surnames = {e.name.split()[-1] for e in entities}
+    assert not surnames & (set(DISTRACTOR_SURNAMES) | set(PLACES))
 
 
 def test_paraphrases_differ_and_permutation_changes_fact_order():
