@@ -97,15 +97,15 @@ def make_entities(rng: random.Random, num_with_story: int, num_unseen: int) -> l
     total = num_with_story + num_unseen
     surnames = [prefix + suffix for prefix in SURNAME_PREFIXES for suffix in SURNAME_SUFFIXES]
     clashing = set(DISTRACTOR_SURNAMES) | set(PLACES)
-    usable = len(surnames) - len(clashing & set(surnames))
-    if total > usable:
-        raise ValueError(f"at most {usable} entities can be named; asked for {total}")
+    clean = [name for name in surnames if name not in clashing]
+    if total > len(clean):
+        raise ValueError(f"at most {len(clean)} entities can be named; asked for {total}")
     drawn = rng.sample(surnames, total)
     # A surname that is also a distractor's or a place's would tie this person's facts to other text; such
     # a draw takes the first unused clean surname instead, without touching the random stream, so every
     # other person (and each earlier measurement on them) stays the same.
     in_use = set(drawn)
-    spare = iter(name for name in surnames if name not in clashing and name not in in_use)
+    spare = iter(name for name in clean if name not in in_use)
     drawn = [next(spare) if name in clashing else name for name in drawn]
     first_names = [(first, "m") for first in MALE_NAMES] + [(first, "f") for first in FEMALE_NAMES]
     entities = []
