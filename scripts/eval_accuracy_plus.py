@@ -13,7 +13,7 @@ from collections import Counter
 
 from storylab.config import add_params_arguments, load_section, overrides_from
 from storylab.errors import StorylabError, run
-from storylab.io import read_jsonl, write_json, write_jsonl
+from storylab.io import read_jsonl, read_recipe, write_json, write_jsonl
 from storylab.qa import SPLITS
 from storylab.scoring import METRIC_VERSION, METRICS, exact_match, score_item, score_predictions
 
@@ -79,8 +79,6 @@ def pipeline(args, overrides: list[str]) -> None:
     qa_by_split = {split: read_jsonl(f"{args.qa_dir}/{split}.jsonl", required=("question", "answer", "fact_type"))
                    for split in SPLITS}
     predictions = evaluate_model(args.model_dir, qa_by_split, params, model_params)
-    from storylab.training import read_recipe
-
     # Self-describing: how the model was trained (its recipe) and how it was asked (the eval format).
     result = {"metric_version": METRIC_VERSION, "model": args.name, "model_dir": args.model_dir,
               "eval_format": model_params.prompt_format,

@@ -22,17 +22,19 @@ from storylab.qa import SPLITS
 from storylab.scoring import METRIC_VERSION, METRICS, exact_match, paired_difference_ci
 
 FORMAT_COLOURS = {"chat": "tab:blue", "plain": "tab:orange"}
+# What every eval_accuracy_plus JSON holds; an older or foreign file fails here with the key named.
+EVAL_FIELDS = ("metric_version", "model", "model_dir", "eval_format", "recipe", *SPLITS)
 
 
 def recipe_columns(result: dict) -> dict:
     """How the model was made, from its recipe: method (stages joined by +), train format, QA loss, steps."""
-    recipe = result.get("recipe", [])
+    recipe = result["recipe"]
     sft = next((stage for stage in recipe if stage["stage"] == "sft"), {})
     rl = next((stage for stage in recipe if stage["stage"] != "sft"), {})
     return {"method": "+".join(stage["stage"] for stage in recipe) or "untuned",
             "train_format": recipe[0]["train_format"] if recipe else "-",
             "qa_loss": sft.get("qa_loss", "-"), "sft_steps": sft.get("steps", 0), "rl_steps": rl.get("steps", 0),
-            "eval_format": result.get("eval_format", "-")}
+            "eval_format": result["eval_format"]}
 
 
 def recipe_order(result: dict) -> tuple:
@@ -46,7 +48,7 @@ def comparison_frame(evals: list[dict]) -> pd.DataFrame:
     """One row per (evaluation, split, subset): the recipe, every metric's mean and 95% CI."""
     rows = []
     for result in evals:
-        model = {"eval": result["model"], "model_dir": result.get("model_dir", result["model"]),
+        model = {"eval": result["model"], "model_dir": result["model_dir"],
                  **recipe_columns(result)}
         for split in SPLITS:
             for subset in ("all", "short"):
@@ -80,7 +82,7 @@ def headline_table(frame: pd.DataFrame, pass_threshold: float) -> pd.DataFrame:
 def split_table(frame: pd.DataFrame, evals: list[dict]) -> pd.DataFrame:
     """Memorisation (train) beside extraction (test) and the no-story control (unseen) with its chance level."""
     rows = frame[frame.subset == "all"].set_index(["eval", "split"])
-    chance = {r["model"]: r["unseen"].get("chance_exact_match") for r in evals}
+    chance = {r["model"]: r["unseen"]["chance_exact_match"] for r in evals}
 
     def cell(name: str, split: str) -> str:
         row = rows.loc[(name, split)]
@@ -121,9 +123,9 @@ def rl_lines(evals: list[dict]) -> list[str]:
     """What each RL / preference stage saw, once per trained model."""
     lines = {}
     for result in evals:
-        for stage in result.get("recipe", []):
+        for stage in result["recipe"]:
             if stage["stage"] in RL_SUMMARIES:
-                lines.setdefault(result.get("model_dir", result["model"]),
+                lines.setdefault(result["model_dir"],
                                  f"- `{result['model']}`: " + RL_SUMMARIES[stage["stage"]](stage))
     return list(lines.values())
 
@@ -249,7 +251,13 @@ def main() -> None:
     eval_params = load_section("eval", args.params, overrides)
     paths = [found for path in args.metrics
              for found in (sorted(Path(path).glob("*.json")) if Path(path).is_dir() else [Path(path)])]
-    evals = sorted((read_json(path) for path in paths), key=recipe_order)
+    evals = [read_json(path, required=EVAL_FIELDS) for path in paths]
+    stale = [f"{path} (version {result['metric_version']})" for path, result in zip(paths, evals)
+             if result["metric_version"] != METRIC_VERSION]
+    if stale:
+        raise StorylabError(f"scored by another metric version than this code's {METRIC_VERSION}: {', '.join(stale)}; "
+                            "rerun their eval stages (dvc repro)")
+    evals.sort(key=recipe_order)
     if not evals:
         raise StorylabError(f"--metrics {' '.join(args.metrics)}: no eval JSON files there; run the eval stages first")
     names = [result["model"] for result in evals]

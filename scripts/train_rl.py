@@ -18,11 +18,11 @@ from datasets import Dataset
 
 from storylab.config import add_params_arguments, load_section, overrides_from
 from storylab.errors import run
-from storylab.io import read_jsonl, write_json
+from storylab.io import read_jsonl, read_recipe, write_json
 from storylab.modeling import load_pretrained
 from storylab.prompts import format_completion, format_prompt, qa_records
 from storylab.scoring import METRIC_VERSION, REWARD_FUNCS
-from storylab.training import dvclive_callback, read_recipe, save_model, trainer_defaults
+from storylab.training import dvclive_callback, save_model, trainer_defaults
 
 
 def keep_sft(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, live_dir: str):

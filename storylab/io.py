@@ -39,17 +39,36 @@ def write_jsonl(path: str | Path, records: Iterable[dict]) -> None:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def read_json(path: str | Path):
+def read_json(path: str | Path, required: Iterable[str] = ()):
+    """A JSON document; with `required`, it must be an object holding those keys (read_jsonl's check)."""
     path = Path(path)
     if not path.is_file():
         raise StorylabError(f"{path}: file not found; run the stage that writes it (dvc repro) or fix the path")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise StorylabError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+    required = tuple(required)
+    if required:
+        if not isinstance(document, dict):
+            raise StorylabError(f"{path}: expected a JSON object, got {type(document).__name__}")
+        missing = [key for key in required if key not in document]
+        if missing:
+            raise StorylabError(f"{path}: missing field(s) {', '.join(missing)}; regenerate it with the stage that "
+                                "writes it (dvc repro)")
+    return document
 
 
 def write_json(path: str | Path, obj) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
+
+
+RECIPE_FILE = "storylab_recipe.json"
+
+
+def read_recipe(model_dir: str | Path) -> list[dict]:
+    """The training stages a model went through, oldest first ([] for an untuned or outside model)."""
+    path = Path(model_dir, RECIPE_FILE)
+    return read_json(path) if path.is_file() else []

@@ -1,7 +1,6 @@
 """Trainer settings shared by the SFT and RL stages: CPU-safe defaults, determinism, DVCLive curves."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from transformers import Trainer
 from trl import SFTConfig, SFTTrainer
 
 from storylab.config import ModelParams, TrainSFTParams
+from storylab.io import RECIPE_FILE, write_json
 
 
 def trainer_defaults(model_params: ModelParams, seed: int) -> dict:
@@ -30,22 +30,13 @@ def dvclive_callback(directory: str, resume: bool = False):
     return DVCLiveCallback(live=Live(directory, resume=resume, save_dvc_exp=False, dvcyaml=None))
 
 
-RECIPE_FILE = "storylab_recipe.json"
-
-
-def read_recipe(model_dir: str) -> list[dict]:
-    """The training stages a model went through, oldest first ([] for an untuned or outside model)."""
-    path = Path(model_dir, RECIPE_FILE)
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
-
-
 def save_model(model_or_trainer, tokenizer, out_dir: str, recipe: list[dict]) -> None:
     """HF format (safetensors; a LoRA run saves its adapter, which from_pretrained loads over the base) and the
     recipe, which evaluation copies into its metrics so the report knows how each model was made."""
     save = getattr(model_or_trainer, "save_model", None) or model_or_trainer.save_pretrained
     save(out_dir)
     tokenizer.save_pretrained(out_dir)
-    Path(out_dir, RECIPE_FILE).write_text(json.dumps(recipe, indent=2) + "\n", encoding="utf-8")
+    write_json(Path(out_dir, RECIPE_FILE), recipe)
 
 
 class ModelLossSFTTrainer(SFTTrainer):

@@ -8,7 +8,8 @@ import yaml
 from conftest import REPO, run_script, tiny_params
 from storylab.config import load_section, validate_all
 from storylab.errors import StorylabError
-from storylab.io import read_jsonl
+from storylab.io import read_json, read_jsonl, write_json
+from storylab.scoring import METRIC_VERSION
 
 
 def write_params(tmp_path, params):
@@ -85,6 +86,33 @@ def test_malformed_jsonl_names_file_and_line(tmp_path):
         read_jsonl(path, required=("gold", "prediction"))
     with pytest.raises(StorylabError, match="file not found"):
         read_jsonl(tmp_path / "nope.jsonl")
+
+
+def test_json_documents_name_the_missing_field(tmp_path):
+    path = tmp_path / "eval.json"
+    path.write_text('{"model": "sft"}\n')
+    assert read_json(path, required=("model",)) == {"model": "sft"}
+    with pytest.raises(StorylabError, match=r"eval\.json: missing field\(s\) recipe"):
+        read_json(path, required=("model", "recipe"))
+    path.write_text("[1, 2]\n")
+    with pytest.raises(StorylabError, match=r"eval\.json: expected a JSON object, got list"):
+        read_json(path, required=("model",))
+
+
+def test_report_refuses_eval_files_it_cannot_read(tmp_path):
+    """An eval JSON from another metric version or without its recipe stops the report with one line."""
+    evals = tmp_path / "evals"
+    write_json(evals / "old.json", {"metric_version": METRIC_VERSION - 1, "model": "old", "model_dir": "m", "eval_format": "chat",
+                                    "recipe": [], "train": {}, "test": {}, "unseen": {}})
+    args = ("--metrics", str(evals), "--pred_dir", str(tmp_path), "--out_dir", str(tmp_path / "out"))
+    result = run_script("report.py", *args, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: scored by another metric version than this code's {METRIC_VERSION}: {evals / 'old.json'} (version {METRIC_VERSION - 1}); "
+        "rerun their eval stages (dvc repro)"]
+    write_json(evals / "old.json", {"metric_version": METRIC_VERSION, "model": "old"})
+    result = run_script("report.py", *args, check=False)
+    assert result.returncode == 2 and "old.json: missing field(s) model_dir, eval_format, recipe" in result.stderr
 
 
 def test_config_cli_validates_the_whole_file(tmp_path):
