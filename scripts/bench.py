@@ -5,7 +5,8 @@
 
 1. Evaluation: batched greedy generation (left padding, KV cache) vs one question at a time.
 2. Training: TRL SFTTrainer tokens/s vs a plain PyTorch loop over the same model init, batches
-   (the trainer's own dataloader) and optimizer settings (AdamW, gradient clipping at max_grad_norm).
+   (the trainer's own dataloader, its micro-batches accumulated the same way) and optimizer settings
+   (AdamW, gradient clipping at max_grad_norm).
 """
 from __future__ import annotations
 
@@ -62,15 +63,21 @@ def bench_training(model_params, sft, tokenizer, stories, qa, steps: int, warmup
     model = build_tiny_model(model_params, tokenizer, seed=0)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=sft.learning_rate, weight_decay=sft.weight_decay)
+    batches = iter(trainer.get_train_dataloader())
     tokens = 0
-    for index, batch in zip(range(warmup + steps), trainer.get_train_dataloader()):
-        if index == warmup:
+    for step in range(warmup + steps):
+        if step == warmup:
             start = time.perf_counter()
-        if index >= warmup:
-            tokens += int((batch["labels"] != -100).sum())
-        loss = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"),
-                     labels=batch["labels"]).loss
-        loss.backward()
+        # One optimizer step = gradient_accumulation_steps micro-batches, each loss weighted by its share of
+        # the step's answer tokens: the trainer's num_items_in_batch normalisation.
+        micro = [next(batches) for _ in range(config.gradient_accumulation_steps)]
+        counts = [int((batch["labels"] != -100).sum()) for batch in micro]
+        if step >= warmup:
+            tokens += sum(counts)
+        for batch, count in zip(micro, counts):
+            loss = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"),
+                         labels=batch["labels"]).loss
+            (loss * count / sum(counts)).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)  # as the trainer does
         optimizer.step()
         optimizer.zero_grad()

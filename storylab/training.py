@@ -53,9 +53,15 @@ def sft_trainer_class() -> type[SFTTrainer]:
 
 
 def sft_config(out_dir: str, params: TrainSFTParams, model_params: ModelParams, **overrides) -> SFTConfig:
-    """The SFT stage's TRL config, also what `make bench` times: loss on completions only (a QA pair's
-    answer; completion_only_loss false: question and answer), no packing (5x
-    slower on CPU), length-grouped batches (QA pairs of ~13 tokens are not padded to story length; 2.4x faster)."""
+    """The SFT stage's TRL config, also what `make bench` times: loss on completions only (a QA pair's answer;
+    completion_only_loss false: question and answer), no packing (padding-free packing flattens a batch into one
+    sequence whose block-diagonal attention is 5x slower on CPU; wrapped packing lets QA attend to other stories).
+
+    Batches: transformers' `batch_rebalance` sampler draws each optimizer step's per_device_train_batch_size x
+    gradient_accumulation_steps examples at random, so every update mixes stories and QA, then splits them into
+    gradient_accumulation_steps micro-batches of similar length, so ~13-token QA pairs are not padded to story
+    length. Mixing per update is what makes extraction generalise: `group_by_length` (same cost per epoch) gave
+    runs of ~40 QA-only updates and stalled at 0.62 held-out EM where this reaches 0.9 in the same time (README)."""
     training = {**params.model_dump(exclude={"seed", "mix_qa"}), **overrides}
     return SFTConfig(output_dir=out_dir, packing=False,
-                     train_sampling_strategy="group_by_length", **training, **trainer_defaults(model_params, params.seed))
+                     train_sampling_strategy="batch_rebalance", **training, **trainer_defaults(model_params, params.seed))

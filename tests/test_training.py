@@ -5,10 +5,10 @@ from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
 from conftest import tiny_params
-from storylab.config import ModelParams
+from storylab.config import ModelParams, TrainSFTParams
 from storylab.modeling import build_tiny_model, train_tiny_tokenizer
 from storylab.prompts import qa_records, story_records
-from storylab.training import sft_trainer_class, trainer_defaults
+from storylab.training import sft_config, sft_trainer_class, trainer_defaults
 
 STORIES = [{"text": "Aldith Varnholt was born in Kelmscar. Lady Varnholt died in Ironbridge."},
            {"text": "Hugh Oakmere served as Royal Falconer. Hugh Oakmere married Sibyl Harte."}]
@@ -32,3 +32,26 @@ def test_model_loss_trainer_matches_trl_loss_on_the_same_batch():
         losses[name] = trainer.compute_loss(trainer.model, batch).item()
     assert sft_trainer_class() is not SFTTrainer
     assert losses["model"] == pytest.approx(losses["trl"], rel=1e-4)
+
+
+def test_every_update_mixes_stories_and_qa_in_length_grouped_micro_batches():
+    """Mixed training per update, not per epoch: group_by_length ran ~40 QA-only updates in a row and held-out
+    EM stalled at 0.62; the batch_rebalance sampler draws each update at random and splits it by length."""
+    model_params = ModelParams.model_validate(tiny_params()["model"])
+    params = TrainSFTParams.model_validate({**tiny_params()["train_sft"], "per_device_train_batch_size": 4,
+                                            "gradient_accumulation_steps": 2})
+    stories = [{"text": f"{s['text']} {s['text']} Story {index}."} for index, s in enumerate(STORIES * 8)]
+    qa = QA * 24
+    tokenizer = train_tiny_tokenizer([s["text"] for s in stories] + [q["question"] for q in qa], 400)
+    trainer = sft_trainer_class()(model=build_tiny_model(model_params, tokenizer, seed=0),
+                                  args=sft_config("/tmp/storylab-test-sampler", params, model_params),
+                                  train_dataset=Dataset.from_list(story_records(stories) + qa_records(tokenizer, qa, model_params)),
+                                  processing_class=tokenizer)
+    micro_batches = list(trainer.get_train_dataloader())
+    assert len(micro_batches) == 2 * (len(stories) + len(qa)) // 8
+    for first, second in zip(micro_batches[::2], micro_batches[1::2]):
+        lengths = [(batch["labels"] != -100).sum(dim=1) for batch in (first, second)]
+        # A story has ~30 tokens with loss, a QA pair only its answer: each update holds both kinds.
+        assert max(max(length) for length in lengths) > 20 and min(min(length) for length in lengths) < 8
+        long, short = sorted((batch["input_ids"].shape[1] for batch in (first, second)), reverse=True)
+        assert short < long  # the micro-batches are split by length, so QA pairs are not padded to story length
