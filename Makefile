@@ -50,10 +50,10 @@ variants: params ## every recipe (SFT lengths, RL, SFT+RL, DPO, chat-template ma
 	@echo; cat metrics/variants/report/summary.md; echo
 	@echo "Report: metrics/variants/report/ (summary.md, comparison.csv, *.png, error_analysis.md)"
 
-# The ablation runs every cell at one smaller scale, the same for all (stated above the README table), and
-# holds story exposures fixed: num_train_epochs = SWEEP_STORY_PASSES / stories_per_entity.
+# The ablation runs every cell at one smaller scale and one number of passes, the same for all (stated above
+# the README table): each train question is seen equally often, and a person with 5 stories is read 5x as often.
 SWEEP_SCALE := -S generate_stories.num_entities=60 -S generate_stories.num_unseen_entities=20 -S train_rl.method=none
-SWEEP_STORY_PASSES := 70
+SWEEP_EPOCHS := 16
 # The queued experiments hang off the commit checked out when the sweep starts; collect them from it even if
 # main moves on meanwhile.
 SWEEP_BASE := $(shell git rev-parse HEAD 2>/dev/null)
@@ -65,7 +65,7 @@ sweep: params ## ablation: 12 queued DVC experiments (stories x permutation x QA
 	  $(DVC) exp remove -q $$name 2>/dev/null || true; \
 	  $(DVC) exp run --queue -q --name $$name $(SWEEP_SCALE) -S generate_stories.stories_per_entity=$$stories \
 	    -S generate_stories.permute_sentences=$$permute -S train_sft.mix_qa=$$mix \
-	    -S train_sft.num_train_epochs=$$(( $(SWEEP_STORY_PASSES) / $$stories )); \
+	    -S train_sft.num_train_epochs=$(SWEEP_EPOCHS); \
 	done; done; done
 	$(DVC) queue start -j 1
 	while $(DVC) queue status | grep -qE 'Queued|Running'; do sleep 30; done
