@@ -11,7 +11,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help venv all repro params test smoke bench variants sweep ablation clean
+.PHONY: help venv all repro params test test-quick smoke bench variants sweep ablation clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-8s %s\n", $$1, $$2}'
@@ -27,28 +27,31 @@ venv: $(STAMP) ## create .venv and install the pinned requirements
 params: $(STAMP) ## validate params.yaml (every section) without running anything
 	$(PY) -m storylab.config params.yaml
 
-all: params ## run the whole pipeline (dvc repro) and show where the results are
+all: params ## run the whole pipeline (dvc repro: every task of params.yaml) and show where the results are
 	$(DVC) repro
-	@echo; cat metrics/summary.md; echo
-	@echo "Results: metrics/summary.md, metrics/comparison.csv, metrics/*.png, metrics/error_analysis.md,"
-	@echo "metrics/eval_*.json (dvc metrics show);"
-	@echo "predictions: data/predictions/; models: models/; training curves: dvclive/ (dvc plots show)"
+	@for summary in metrics/*/report/summary.md; do echo; sed -n '1,/^## Held-out/{/^## Held-out/!p};/^## Held-out/,/^$$/p' $$summary | head -12; done
+	@echo; echo "Results per task: metrics/<task>/report/ (summary.md, comparison.csv, *.png, error_analysis.md),"
+	@echo "metrics/<task>/headline.json (dvc metrics show), metrics/<task>/eval/*.json (every number);"
+	@echo "predictions: data/<task>/predictions/; models: models/<task>/; training curves: dvclive/ (dvc plots show)"
 
 repro: all ## alias of all
 
-test: $(STAMP) ## run the test suite (unit tests + the whole DAG on tiny params in a temp copy)
+test: $(STAMP) ## run every test (unit tests + the whole DAG on tiny params in a temp copy)
 	$(PY) -m pytest
+
+test-quick: $(STAMP) ## the tests not marked slow (no end-to-end pipeline runs)
+	$(PY) -m pytest -m "not slow"
 
 smoke: $(STAMP) ## only the end-to-end run of the DAG on tiny params in a temp copy
 	$(PY) -m pytest tests/test_smoke.py
 
 bench: all ## throughput side by side: batched vs one-at-a-time generation, SFTTrainer vs plain PyTorch loop
-	$(PY) scripts/bench.py --params params.yaml --model_dir models/sft --qa_dir data/qa --stories data/stories/stories.jsonl
+	$(PY) scripts/bench.py --task story_qa --model_dir models/story_qa/sft --data_dir data/story_qa/qa
 
 variants: params ## every recipe (SFT lengths, RL, SFT+RL, DPO, chat-template matrix) -> metrics/variants/report
 	$(DVC) repro variants/dvc.yaml
-	@echo; cat metrics/variants/report/summary.md; echo
-	@echo "Report: metrics/variants/report/ (summary.md, comparison.csv, *.png, error_analysis.md)"
+	@for summary in metrics/variants/*/report/summary.md; do echo; cat $$summary; done
+	@echo "Reports: metrics/variants/<task>/report/ (summary.md, comparison.csv, *.png, error_analysis.md)"
 
 # The ablation runs every cell at one smaller scale and one number of passes, the same for all (stated above
 # the README table): each train question is seen equally often, and a person with 5 stories is read 5x as often.
@@ -76,4 +79,4 @@ ablation: $(STAMP) ## table, plot and README section from the committed metrics/
 	$(PY) scripts/ablation.py --csv metrics/ablation.csv --png metrics/ablation.png --md metrics/ablation.md --readme README.md
 
 clean: ## delete pipeline outputs (keeps .venv and committed metrics)
-	rm -rf data/stories data/qa data/predictions data/variants models/sft models/rl models/variants
+	rm -rf data/*/raw data/*/qa data/*/predictions data/variants models/* .checkpoints

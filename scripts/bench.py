@@ -1,7 +1,7 @@
 """Throughput, measured side by side in one run on the same model and inputs; prints ratios.
 
-    python scripts/bench.py --params params.yaml --model_dir models/sft --qa_dir data/qa \
-        --stories data/stories/stories.jsonl [--questions 256] [--steps 60]
+    python scripts/bench.py --task story_qa --model_dir models/story_qa/sft --data_dir data/story_qa/qa \
+        [--questions 256] [--steps 60]
 
 1. Evaluation: batched greedy generation (left padding, KV cache) vs one question at a time.
 2. Training: TRL SFTTrainer tokens/s vs a plain PyTorch loop over the same model init, batches
@@ -16,13 +16,12 @@ import time
 import torch
 from transformers import TrainerCallback
 
-from storylab.config import add_params_arguments, load_section, overrides_from
+from storylab.cli import stage_parser, stage_params
 from storylab.errors import run
 from storylab.generation import generate_answers
-from storylab.io import read_jsonl
 from storylab.modeling import build_tiny_model, load_pretrained
-from storylab.prompts import qa_records, story_records
-from storylab.training import sft_config, sft_trainer_class
+from storylab.prompts import prompts_for
+from storylab.training import StorylabSFTTrainer, sft_config, sft_phases
 
 
 def bench_generation(model, tokenizer, prompts, batch_size, max_new_tokens) -> dict:
@@ -46,17 +45,14 @@ class StepTimer(TrainerCallback):
         self.times.append(time.perf_counter())
 
 
-def bench_training(model_params, sft, tokenizer, stories, qa, steps: int, warmup: int) -> dict:
+def bench_training(model_params, sft, tokenizer, documents, records, steps: int, warmup: int) -> dict:
     """The trainer's own dataloader feeds both (collation timed in both), so batches, padding and tokens are
     identical."""
-    from datasets import Dataset
-
-    records = story_records(stories) + qa_records(tokenizer, qa, model_params)
+    dataset = sft_phases(tokenizer, documents, records, model_params, mix=True)[0]
     config = sft_config("/tmp/storylab-bench", sft, model_params, max_steps=warmup + steps, logging_steps=10_000)
     timer = StepTimer()
-    trainer = sft_trainer_class()(model=build_tiny_model(model_params, tokenizer, seed=0), args=config,
-                                  train_dataset=Dataset.from_list(records), processing_class=tokenizer,
-                                  callbacks=[timer])
+    trainer = StorylabSFTTrainer(model=build_tiny_model(model_params, tokenizer, seed=0), args=config,
+                                 train_dataset=dataset, processing_class=tokenizer, callbacks=[timer])
     trainer.train()
     trainer_seconds = timer.times[-1] - timer.times[warmup - 1]
 
@@ -86,32 +82,28 @@ def bench_training(model_params, sft, tokenizer, stories, qa, steps: int, warmup
     return {**rates, "ratio": rates["trainer"] / rates["plain_loop"]}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_params_arguments(parser)
+def main() -> str:
+    parser = stage_parser(__doc__)
     parser.add_argument("--model_dir", required=True)
-    parser.add_argument("--qa_dir", required=True)
-    parser.add_argument("--stories", required=True)
+    parser.add_argument("--data_dir", required=True)
     parser.add_argument("--questions", type=int, default=256)
     parser.add_argument("--steps", type=int, default=60)
     args = parser.parse_args()
-    overrides = overrides_from(args)
-    model_params = load_section("model", args.params, overrides)
-    eval_params = load_section("eval", args.params, overrides)
-    qa = read_jsonl(f"{args.qa_dir}/test.jsonl", required=("question",))[:args.questions]
-    model, tokenizer = load_pretrained(args.model_dir, model_params)
-    prompts = [r["prompt"] for r in qa_records(tokenizer, qa, model_params, with_answer=False)]
+    task, params = stage_params(args, "model", "train_sft", "eval")
+    records = task.load(task.heldout_split, args.data_dir)[:args.questions]
+    model, tokenizer = load_pretrained(args.model_dir, params.model)
+    prompts = prompts_for(tokenizer, records, params.model)
 
-    gen = bench_generation(model, tokenizer, prompts, eval_params.batch_size, eval_params.max_new_tokens)
-    print(f"generation, {len(prompts)} questions: batched (batch {eval_params.batch_size}) {gen['batched']:.1f} q/s, "
+    batch_size, max_new_tokens = params.eval.batch_size, params.eval.max_new_tokens
+    gen = bench_generation(model, tokenizer, prompts, batch_size, max_new_tokens)
+    print(f"generation, {len(prompts)} questions: batched (batch {batch_size}) {gen['batched']:.1f} q/s, "
           f"one at a time {gen['one_at_a_time']:.1f} q/s -> {gen['ratio']:.1f}x "
           f"(identical answers: {gen['same_answers']})")
-    train_qa = read_jsonl(f"{args.qa_dir}/train.jsonl", required=("question", "answer"))
-    stories = read_jsonl(args.stories, required=("text",))
-    sft_params = load_section("train_sft", args.params, overrides)
-    train = bench_training(model_params, sft_params, tokenizer, stories, train_qa, args.steps, warmup=5)
+    train = bench_training(params.model, params.train_sft, tokenizer, task.documents(args.data_dir),
+                           task.load("train", args.data_dir), args.steps, warmup=5)
     print(f"training, {args.steps} steps: SFTTrainer {train['trainer']:.0f} tok/s, plain PyTorch loop "
           f"{train['plain_loop']:.0f} tok/s -> trainer/plain = {train['ratio']:.2f}x")
+    return f"{task.name}: generation {gen['ratio']:.1f}x, trainer/plain {train['ratio']:.2f}x"
 
 
 if __name__ == "__main__":

@@ -1,49 +1,29 @@
-"""Build question-answer pairs from the facts, split by entity (held-out entities test extraction), and
-DPO preference pairs (true vs another person's answer) for the same train and test questions.
+"""Build a task's training and evaluation records from its raw data: the splits (held-out records share
+nothing with train: story_qa splits by person, word_math by arithmetic), optional documents and DPO pairs.
 
-    python scripts/build_qa.py --params params.yaml --entities data/stories/entities.jsonl \
-        --out_dir data/qa --metrics metrics/qa.json
+    python scripts/build_qa.py --task story_qa --raw_dir data/story_qa/raw --out_dir data/story_qa/qa \
+        --metrics metrics/story_qa/build_qa.json
 """
 from __future__ import annotations
 
-import argparse
-from collections import Counter
-
-from storylab.config import add_params_arguments, load_section, overrides_from
-from storylab.errors import StorylabError, run
-from storylab.io import read_jsonl, write_json, write_jsonl
-from storylab.qa import SPLITS, build_pairs, find_leaks, preference_pairs
+from storylab.cli import stage_parser, stage_params
+from storylab.errors import run
+from storylab.io import write_files, write_json
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_params_arguments(parser)
-    parser.add_argument("--entities", required=True)
+def main() -> str:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--raw_dir", required=True, help="what generate_stories wrote")
     parser.add_argument("--out_dir", required=True)
-    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--metrics", required=True, help="counts per split (JSON)")
     args = parser.parse_args()
-    overrides = overrides_from(args)
-    params = load_section("build_qa", args.params, overrides)
-    entities = read_jsonl(args.entities, required=("entity_id", "name", "facts", "has_story"))
+    task, params = stage_params(args, "build_qa")
 
-    pairs = build_pairs(entities, params.test_fraction, params.train_phrasings_per_fact, params.seed)
-    by_split = {split: [p for p in pairs if p["split"] == split] for split in SPLITS}
-    preferences = preference_pairs(pairs, entities, params.seed)
-    train_texts = [p["question"] + " " + p["answer"] for p in by_split["train"]]
-    train_texts += [f"{p['question']} {p['chosen']} {p['rejected']}" for p in preferences if p["split"] == "train"]
-    leaks = find_leaks(train_texts, by_split["test"] + by_split["unseen"])
-    if leaks:
-        raise StorylabError(f"held-out question leaked into train QA: {leaks[0]['question']!r}")
-    for split, split_pairs in by_split.items():
-        write_jsonl(f"{args.out_dir}/{split}.jsonl", split_pairs)
-    write_json(f"{args.out_dir}/qa_pairs.json", pairs)
-    for split in ("train", "test"):
-        write_jsonl(f"{args.out_dir}/preferences_{split}.jsonl", [p for p in preferences if p["split"] == split])
-    counts = {split: {"questions": len(split_pairs), "entities": len({p["entity_id"] for p in split_pairs}),
-                      "by_fact_type": dict(sorted(Counter(p["fact_type"] for p in split_pairs).items()))}
-              for split, split_pairs in by_split.items()}
-    write_json(args.metrics, counts)
-    print(", ".join(f"{split}: {c['questions']} questions / {c['entities']} people" for split, c in counts.items()))
+    files, stats = task.build(params.build_qa, args.raw_dir)
+    write_files(args.out_dir, files)
+    write_json(args.metrics, stats)
+    counts = ", ".join(f"{split} {len(files[split + '.jsonl'])}" for split in task.splits)
+    return f"{task.name}: {counts} -> {args.out_dir}"
 
 
 if __name__ == "__main__":

@@ -1,132 +1,127 @@
-"""Score a model's answers: exact, relaxed, token F1, ROUGE-L, Acc@ROUGE-L (all + short-answer subset).
+"""Score a model's answers, or any predictions file, with the task's scorer (the one its GRPO reward calls).
 
-Pipeline (greedy, batched generation on the test, train and unseen-entity splits):
-    python scripts/eval_accuracy_plus.py --params params.yaml --model_dir models/sft --name sft \
-        --qa_dir data/qa --pred_dir data/predictions/sft --out metrics/eval_sft.json
-Standalone, on any JSONL with `gold` and `prediction` fields:
-    python scripts/eval_accuracy_plus.py --pred_file F.jsonl --short_thresh 15 --rouge_thresh 0.5 [--out m.json]
+Pipeline: greedy, batched generation on each of the task's splits (at most eval.max_per_split records each),
+plus eval.num_samples samples per held-out question for pass@k:
+    python scripts/eval_accuracy_plus.py --task story_qa --model_dir models/story_qa/sft --name sft \
+        --data_dir data/story_qa/qa --pred_dir data/story_qa/predictions/sft --out metrics/story_qa/eval/sft.json
+An existing model, without training (name, data, predictions and output default under data/<task>/, metrics/<task>/):
+    python scripts/eval_accuracy_plus.py --task word_math --model_dir path/to/model
+Standalone, on any JSONL with `gold` and `prediction` (plus the fields the task's check reads, e.g. spec_story's `spec`):
+    python scripts/eval_accuracy_plus.py --task word_math --pred_file F.jsonl [--out M.json]
+    python scripts/eval_accuracy_plus.py --pred_file F.jsonl --short_thresh 15 --rouge_thresh 0.5   # story_qa
 """
 from __future__ import annotations
 
-import argparse
-from collections import Counter
+from pathlib import Path
 
-from storylab.config import add_params_arguments, load_section, overrides_from
+from storylab.cli import stage_parser, stage_params
 from storylab.errors import StorylabError, run
 from storylab.io import read_jsonl, read_recipe, write_json, write_jsonl
-from storylab.qa import SPLITS
-from storylab.scoring import METRIC_VERSION, METRICS, exact_match, score_item, score_predictions
+from storylab.metrics.stats import mean_ci, pass_at_k
 
 
-def format_table(title: str, metrics: dict, short_thresh: int, rouge_thresh: float) -> str:
-    names = {"exact_match": "Exact Match", "relaxed_match": f"Relaxed Match (<= {short_thresh} tokens)",
-             "token_f1": "Token F1 (avg)", "rouge_l": "ROUGE-L F (avg)", "acc_at_rouge_l": f"Acc@ROUGE-L>={rouge_thresh}"}
-    lines = [f"== {title}", f"{'metric':<32} {'all':>22} {'short subset':>22}",
-             f"{'examples':<32} {metrics['all']['count']:>22} {metrics['short']['count']:>22}"]
-    for metric in METRICS:
+def format_table(title: str, metrics: dict) -> str:
+    """Each subset (all, short, ...) as a column, each metric as a row: mean [95% CI]."""
+    subsets = [name for name, block in metrics.items() if isinstance(block, dict) and "count" in block]
+    names = list(dict.fromkeys(m for s in subsets for m in metrics[s] if m != "count"))
+    lines = [f"== {title}", f"{'metric':<24}" + "".join(f"{s:>26}" for s in subsets),
+             f"{'examples':<24}" + "".join(f"{metrics[s]['count']:>26}" for s in subsets)]
+    for name in names:
         cells = []
-        for subset in ("all", "short"):
-            value = metrics[subset][metric]
+        for subset in subsets:
+            value = metrics[subset].get(name)
             cells.append("-" if value is None else f"{value['mean']:.4f} [{value['ci_low']:.3f}, {value['ci_high']:.3f}]")
-        lines.append(f"{names[metric]:<32} {cells[0]:>22} {cells[1]:>22}")
+        lines.append(f"{name:<24}" + "".join(f"{cell:>26}" for cell in cells))
     return "\n".join(lines)
 
 
-def by_fact_type(records: list[dict], items: list[dict]) -> dict:
-    groups: dict[str, list[float]] = {}
-    for record, item in zip(records, items):
-        groups.setdefault(record["fact_type"], []).append(item["exact_match"])
-    return {fact: {"count": len(v), "exact_match": sum(v) / len(v)} for fact, v in sorted(groups.items())}
+def prediction_records(records: list[dict], completions: list[list[dict]]) -> list[dict]:
+    """The record's fields with `gold` (its answer) and the greedy `prediction`; `stopped`: ended on the end token."""
+    return [{**{k: v for k, v in r.items() if k != "answer"}, "gold": r["answer"], "prediction": c[0]["text"],
+             "stopped": c[0]["stopped"]} for r, c in zip(records, completions)]
 
 
-def chance_exact_match(unseen: list[dict], train_qa: list[dict]) -> float:
-    """EM of always answering the most common train answer of the fact type (the best blind guess)."""
-    common = {}
-    for fact in {p["fact_type"] for p in train_qa}:
-        common[fact] = Counter(p["answer"] for p in train_qa if p["fact_type"] == fact).most_common(1)[0][0]
-    hits = [exact_match(common.get(r["fact_type"], ""), r["gold"]) for r in unseen]
-    return sum(hits) / len(hits) if hits else 0.0
+def sampled_metrics(task, records: list[dict], samples: list[list[dict]], resamples: int, seed: int) -> dict:
+    """pass@k (k = samples per question) and the mean sampled accuracy, with CIs over questions."""
+    k = len(samples[0])
+    correct = [int(sum(task.check(s["text"], r["answer"], r) for s in group)) for r, group in zip(records, samples)]
+    return {f"pass_at_{k}": mean_ci([pass_at_k(k, c, k) for c in correct], resamples, seed),
+            "sampled_correct": mean_ci([c / k for c in correct], resamples, seed)}
 
 
-def evaluate_model(model_dir: str, qa_by_split: dict[str, list[dict]], params, model_params) -> dict[str, list[dict]]:
-    """Per-question records (question, gold, prediction) for each split, greedy and batched."""
-    from storylab.generation import generate_answers
+def evaluate(task, params, model_dir: str, data_dir: str, pred_dir: str) -> dict:
+    from storylab.generation import generate_completions
     from storylab.modeling import load_pretrained
-    from storylab.prompts import qa_records
+    from storylab.prompts import prompts_for
 
-    model, tokenizer = load_pretrained(model_dir, model_params)
-    predictions = {}
-    for split, qa in qa_by_split.items():
-        prompts = [r["prompt"] for r in qa_records(tokenizer, qa, model_params, with_answer=False)]
-        answers = generate_answers(model, tokenizer, prompts, params.batch_size, params.max_new_tokens)
-        predictions[split] = [{"id": p["id"], "entity_id": p["entity_id"], "fact_type": p["fact_type"],
-                               "question": p["question"], "gold": p["answer"], "prediction": answer}
-                              for p, answer in zip(qa, answers)]
-    return predictions
+    ev = params.eval
+    model, tokenizer = load_pretrained(model_dir, params.model)
+    result = {"splits": list(task.splits)}
+    for split in task.splits:
+        records = task.load(split, data_dir)[:ev.max_per_split or None]
+        prompts = prompts_for(tokenizer, records, params.model)
+        predictions = prediction_records(records, generate_completions(model, tokenizer, prompts, ev.batch_size,
+                                                                       ev.max_new_tokens))
+        write_jsonl(Path(pred_dir, f"{split}.jsonl"), predictions)
+        result[split] = {**task.score(predictions, params.score, ev.bootstrap_resamples, ev.seed),
+                         **task.split_extras(split, predictions, data_dir)}
+        if split == task.heldout_split and ev.num_samples:
+            samples = generate_completions(model, tokenizer, prompts, ev.batch_size, ev.max_new_tokens,
+                                           ev.num_samples, ev.sample_temperature, ev.seed)
+            result[split]["all"].update(sampled_metrics(task, records, samples, ev.bootstrap_resamples, ev.seed))
+            write_jsonl(Path(pred_dir, f"{split}_samples.jsonl"),
+                        [{"id": r["id"], "samples": [s["text"] for s in group]} for r, group in zip(records, samples)])
+        print(format_table(f"{Path(model_dir).name} / {split}", result[split]))
+    return result
 
 
-def split_metrics(records: list[dict], params) -> dict:
-    metrics = score_predictions(records, params.short_thresh, params.rouge_thresh,
-                                params.bootstrap_resamples, params.seed)
-    items = [score_item(r["prediction"], r["gold"], params.short_thresh, params.rouge_thresh) for r in records]
-    metrics["by_fact_type"] = by_fact_type(records, items)
-    return metrics
-
-
-def pipeline(args, overrides: list[str]) -> None:
-    params = load_section("eval", args.params, overrides)
-    model_params = load_section("model", args.params, overrides)
-    qa_by_split = {split: read_jsonl(f"{args.qa_dir}/{split}.jsonl", required=("question", "answer", "fact_type"))
-                   for split in SPLITS}
-    predictions = evaluate_model(args.model_dir, qa_by_split, params, model_params)
+def pipeline(args) -> str:
+    task, params = stage_params(args, "model", "eval", "score")
+    name = args.name or Path(args.model_dir).name
+    data_dir = args.data_dir or f"data/{task.name}/qa"
+    out = args.out or f"metrics/{task.name}/eval/{name}.json"
+    scores = evaluate(task, params, args.model_dir, data_dir, args.pred_dir or f"data/{task.name}/predictions/{name}")
     # Self-describing: how the model was trained (its recipe) and how it was asked (the eval format).
-    result = {"metric_version": METRIC_VERSION, "model": args.name, "model_dir": args.model_dir,
-              "eval_format": model_params.prompt_format,
-              "recipe": read_recipe(args.model_dir),
-              "short_thresh": params.short_thresh, "rouge_thresh": params.rouge_thresh}
-    for split, records in predictions.items():
-        write_jsonl(f"{args.pred_dir}/{split}.jsonl", records)
-        result[split] = split_metrics(records, params)
-        print(format_table(f"{args.name} / {split}", result[split], params.short_thresh, params.rouge_thresh))
-    result["unseen"]["chance_exact_match"] = chance_exact_match(predictions["unseen"], qa_by_split["train"])
-    write_json(args.out, result)
+    write_json(out, {"metric_version": task.metric_version, "task": task.name, "model": name,
+                     "model_dir": args.model_dir, "eval_format": params.model.prompt_format,
+                     "recipe": read_recipe(args.model_dir), "score": params.score.model_dump(), **scores})
+    heldout = scores[task.heldout_split]["all"][task.primary_metric]
+    return f"{task.name}/{name}: held-out {task.primary_metric} {heldout['mean']:.3f} -> {out}"
 
 
-def standalone(args) -> None:
+def standalone(args) -> str:
+    args.overrides += [f"score.{key}={getattr(args, key)}" for key in ("short_thresh", "rouge_thresh")
+                       if getattr(args, key) is not None]
+    task, params = stage_params(args, "eval", "score")
     records = read_jsonl(args.pred_file, required=("gold", "prediction"))
     if not records:
         raise StorylabError(f"{args.pred_file}: no records to score")
     for line, record in enumerate(records, start=1):
         if not isinstance(record["gold"], str) or not isinstance(record["prediction"], str):
             raise StorylabError(f"{args.pred_file}: record {line}: `gold` and `prediction` must be strings")
-    metrics = score_predictions(records, args.short_thresh, args.rouge_thresh, args.bootstrap_resamples, 0)
-    print(format_table(args.pred_file, metrics, args.short_thresh, args.rouge_thresh))
+    metrics = task.score(records, params.score, params.eval.bootstrap_resamples, params.eval.seed)
+    print(format_table(args.pred_file, metrics))
     if args.out:
-        write_json(args.out, {"metric_version": METRIC_VERSION, "short_thresh": args.short_thresh,
-                              "rouge_thresh": args.rouge_thresh, **metrics})
+        write_json(args.out, {"metric_version": task.metric_version, "task": task.name,
+                              "score": params.score.model_dump(), **metrics})
+    return f"{task.name}: {len(records)} predictions scored" + (f" -> {args.out}" if args.out else "")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pred_file", help="standalone mode: score this JSONL of {gold, prediction}")
-    parser.add_argument("--short_thresh", type=int, default=15)
-    parser.add_argument("--rouge_thresh", type=float, default=0.5)
-    parser.add_argument("--bootstrap_resamples", type=int, default=1000)
-    add_params_arguments(parser)
-    parser.add_argument("--model_dir")
-    parser.add_argument("--name")
-    parser.add_argument("--qa_dir")
-    parser.add_argument("--pred_dir")
-    parser.add_argument("--out")
+def main() -> str:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--pred_file", help="standalone mode: score this JSONL of {gold, prediction, ...}")
+    parser.add_argument("--short_thresh", type=int, help="story_qa: --set score.short_thresh")
+    parser.add_argument("--rouge_thresh", type=float, help="story_qa: --set score.rouge_thresh")
+    parser.add_argument("--model_dir", help="pipeline mode: the model to evaluate")
+    parser.add_argument("--name", help="the evaluation's name (default: the model dir's name)")
+    parser.add_argument("--data_dir", help="what build_qa wrote (default: data/<task>/qa)")
+    parser.add_argument("--pred_dir", help="where predictions go (default: data/<task>/predictions/<name>)")
+    parser.add_argument("--out", help="the metrics JSON (default in pipeline mode: metrics/<task>/eval/<name>.json)")
     args = parser.parse_args()
-    overrides = overrides_from(args)
-    if args.pred_file:
-        standalone(args)
-        return
-    missing = [f"--{name}" for name in ("model_dir", "name", "qa_dir", "pred_dir", "out") if not getattr(args, name)]
-    if missing:
-        parser.error(f"pipeline mode needs {' '.join(missing)} (or use --pred_file for standalone scoring)")
-    pipeline(args, overrides)
+    if bool(args.pred_file) == bool(args.model_dir):
+        raise StorylabError("eval_accuracy_plus.py: give --model_dir (evaluate a model) or --pred_file (score "
+                            "predictions), one of the two (see --help)")
+    return standalone(args) if args.pred_file else pipeline(args)
 
 
 if __name__ == "__main__":

@@ -1,46 +1,27 @@
-"""Generate the story corpus and the ground-truth facts behind it.
+"""Generate a task's raw data: story_qa's biographies and the facts behind them, word_math's problems, ...
 
-    python scripts/generate_stories.py --params params.yaml --out_dir data/stories --metrics metrics/stories.json
+    python scripts/generate_stories.py --task story_qa --out_dir data/story_qa/raw \
+        --metrics metrics/story_qa/generate_stories.json
 """
 from __future__ import annotations
 
-import argparse
-import statistics
-
-from storylab.config import add_params_arguments, load_section, overrides_from
+from storylab.cli import stage_parser, stage_params
 from storylab.errors import run
-from storylab.io import write_json, write_jsonl
-from storylab.stories import generate
+from storylab.io import write_files, write_json
 
 
-def corpus_stats(entities, stories) -> dict:
-    words = [len(story["text"].split()) for story in stories]
-    return {"entities_with_story": sum(e.has_story for e in entities),
-            "entities_without_story": sum(not e.has_story for e in entities),
-            "stories": len(stories),
-            "words_per_story": {"mean": round(statistics.mean(words), 2), "min": min(words), "max": max(words)}}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_params_arguments(parser)
+def main() -> str:
+    parser = stage_parser(__doc__)
     parser.add_argument("--out_dir", required=True)
-    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--metrics", required=True, help="counts of what was generated (JSON)")
     args = parser.parse_args()
-    overrides = overrides_from(args)
-    params = load_section("generate_stories", args.params, overrides)
+    task, params = stage_params(args, "generate_stories")
 
-    entities, stories = generate(**params.model_dump())
-    write_jsonl(f"{args.out_dir}/entities.jsonl", [e.to_record() for e in entities])
-    write_jsonl(f"{args.out_dir}/stories.jsonl", stories)
-    story_map = {}
-    for story in stories:  # plotline (one person's life) -> the stories that tell it
-        story_map.setdefault(story["entity_id"], []).append(story["story_id"])
-    write_json(f"{args.out_dir}/story_map.json", story_map)
-    stats = corpus_stats(entities, stories)
+    files, stats = task.generate(params.generate_stories)
+    write_files(args.out_dir, files)
     write_json(args.metrics, stats)
-    print(f"{stats['stories']} stories about {stats['entities_with_story']} people "
-          f"(+{stats['entities_without_story']} with no story) -> {args.out_dir}")
+    counts = ", ".join(f"{len(records)} {name}" for name, records in files.items() if name.endswith(".jsonl"))
+    return f"{task.name}: {counts} -> {args.out_dir}"
 
 
 if __name__ == "__main__":

@@ -1,61 +1,67 @@
-"""Reinforcement learning / preference optimisation from the SFT model (TRL GRPOTrainer or DPOTrainer).
+"""Reinforcement learning / preference optimisation from the SFT model, and its fair control.
 
-    python scripts/train_rl.py --params params.yaml --sft_dir models/sft --qa_dir data/qa \
-        --out_dir models/rl --live_dir dvclive/train_rl --metrics metrics/train_rl.json
+    python scripts/train_rl.py --task word_math --run rl --sft_dir models/word_math/sft \
+        --data_dir data/word_math/qa --out_dir models/word_math/rl --live_dir dvclive/word_math/train_rl \
+        --metrics metrics/word_math/train_rl.json
 
-grpo: train-split questions, rewards from storylab.scoring.REWARD_FUNCS (the scorer evaluation uses).
-dpo: build_qa's train preference pairs against the frozen SFT model; held-out pairs give the preference
-accuracy and reward margins. none: the SFT model unchanged (copied), so the rl model always exists.
-The metrics JSON says what the method saw (GRPO: reward and zero-variance groups; DPO: held-out preferences);
-each method returns (trainer, tokenizer, that summary), and the saved model's recipe carries it too.
+--run rl trains with train_rl.method: grpo (TRL GRPOTrainer on the train split, rewards = the task's own checks,
+the functions evaluation scores with), dpo (TRL DPOTrainer on build_qa's preference pairs against the frozen SFT
+model; the held-out pairs give preference accuracy and reward margins), none (the SFT model unchanged).
+--run control continues SFT from the same start for train_rl.control_steps steps (the compute of the RL run,
+measured once): the control RL has to beat. The metrics JSON says what the run saw (GRPO: reward and zero-variance
+groups over the steps; DPO: held-out preferences); the saved model's recipe carries it too.
 """
 from __future__ import annotations
 
-import argparse
 import shutil
 
 from datasets import Dataset
 
-from storylab.config import add_params_arguments, load_section, overrides_from
-from storylab.errors import run
-from storylab.io import read_jsonl, read_recipe, write_json
+from storylab.cli import stage_parser, stage_params
+from storylab.errors import StorylabError, run
+from storylab.io import read_recipe, write_json
 from storylab.modeling import load_pretrained
-from storylab.prompts import format_completion, format_prompt, qa_records
-from storylab.scoring import METRIC_VERSION, REWARD_FUNCS
-from storylab.training import dvclive_callback, save_model, trainer_defaults
+from storylab.prompts import format_completion, format_prompt, prompts_for
+from storylab.training import (StorylabSFTTrainer, checkpoint_dir, dvclive_callback, save_model, sft_config,
+                               sft_phases, trainer_defaults)
 
 
-def keep_sft(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, live_dir: str):
-    """The SFT model, copied, so downstream stages always find an rl model; the curves dir records why."""
+def keep_sft(task, params, args):
+    """The SFT model, copied, so downstream stages always find a model; the curves dir records why."""
     from dvclive import Live
 
-    shutil.rmtree(out_dir, ignore_errors=True)
-    shutil.copytree(sft_dir, out_dir)
-    with Live(live_dir, save_dvc_exp=False, dvcyaml=None) as live:
+    shutil.rmtree(args.out_dir, ignore_errors=True)
+    shutil.copytree(args.sft_dir, args.out_dir)
+    with Live(args.live_dir, save_dvc_exp=False, dvcyaml=None) as live:
         live.summary["method"] = "none"
     return None, None, {}
 
 
-def train_grpo(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, live_dir: str):
+def train_grpo(task, params, args):
     from trl import GRPOConfig, GRPOTrainer
 
-    grpo = params.grpo
-    qa = read_jsonl(f"{qa_dir}/train.jsonl", required=("question", "answer"))
-    model, tokenizer = load_pretrained(sft_dir, model_params, trainable_adapter=True)
-    config = GRPOConfig(output_dir=out_dir, max_steps=params.max_steps, learning_rate=params.learning_rate,
-                        per_device_train_batch_size=params.per_device_train_batch_size,
+    rl, grpo = params.train_rl, params.train_rl.grpo
+    records = task.load("train", args.data_dir)
+    model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
+    config = GRPOConfig(output_dir=str(checkpoint_dir(args.out_dir)), max_steps=rl.max_steps,
+                        learning_rate=rl.learning_rate, per_device_train_batch_size=rl.per_device_train_batch_size,
                         num_generations=grpo.num_generations, max_completion_length=grpo.max_completion_length,
-                        temperature=grpo.temperature, beta=grpo.beta, logging_steps=params.logging_steps,
-                        **trainer_defaults(model_params, params.seed))
-    # One row per train question: the prompt, and `answer`, which TRL passes to the rewards.
-    dataset = Dataset.from_list(qa_records(tokenizer, qa, model_params, with_answer=False))
-    trainer = GRPOTrainer(model=model, reward_funcs=[REWARD_FUNCS[name] for name in grpo.rewards], args=config,
-                          train_dataset=dataset, processing_class=tokenizer, callbacks=[dvclive_callback(live_dir)])
+                        temperature=grpo.temperature, beta=grpo.beta, logging_steps=rl.logging_steps,
+                        **trainer_defaults(params.model, rl.seed))
+    # One row per train question: the prompt, and the columns the task's reward reads (the gold answer, ...).
+    prompts = prompts_for(tokenizer, records, params.model)
+    dataset = Dataset.from_list([{"prompt": p, **task.reward_columns(r)} for p, r in zip(prompts, records)])
+    trainer = GRPOTrainer(model=model, reward_funcs=[task.reward(name, params.score) for name in grpo.rewards],
+                          args=config, train_dataset=dataset, processing_class=tokenizer,
+                          callbacks=[dvclive_callback(args.live_dir)])
     trainer.train()
     logs = [entry for entry in trainer.state.log_history if "reward" in entry]
     # A group whose completions all score the same has zero advantage: it teaches nothing.
-    return trainer, tokenizer, {"mean_reward": sum(e["reward"] for e in logs) / len(logs),
-                                "mean_frac_reward_zero_std": sum(e["frac_reward_zero_std"] for e in logs) / len(logs)}
+    return trainer, tokenizer, {
+        "mean_reward": sum(e["reward"] for e in logs) / len(logs),
+        "mean_frac_reward_zero_std": sum(e["frac_reward_zero_std"] for e in logs) / len(logs),
+        "reward_over_steps": [[e["step"], round(e["reward"], 4)] for e in logs],
+        "frac_reward_zero_std_over_steps": [[e["step"], round(e["frac_reward_zero_std"], 4)] for e in logs]}
 
 
 def preference_dataset(pairs: list[dict], tokenizer, model_params) -> Dataset:
@@ -66,55 +72,77 @@ def preference_dataset(pairs: list[dict], tokenizer, model_params) -> Dataset:
                                "rejected": format_completion(p["rejected"], form)} for p in pairs])
 
 
-def train_dpo(params, model_params, sft_dir: str, qa_dir: str, out_dir: str, live_dir: str):
+def train_dpo(task, params, args):
     from trl import DPOConfig, DPOTrainer
 
-    required = ("question", "chosen", "rejected")
-    pairs = {split: read_jsonl(f"{qa_dir}/preferences_{split}.jsonl", required=required) for split in ("train", "test")}
-    model, tokenizer = load_pretrained(sft_dir, model_params, trainable_adapter=True)
-    datasets = {split: preference_dataset(split_pairs, tokenizer, model_params) for split, split_pairs in pairs.items()}
-    config = DPOConfig(output_dir=out_dir, max_steps=params.max_steps, learning_rate=params.learning_rate,
-                       per_device_train_batch_size=params.per_device_train_batch_size,
-                       per_device_eval_batch_size=params.per_device_train_batch_size,
-                       beta=params.dpo.beta, label_smoothing=params.dpo.label_smoothing,
-                       logging_steps=params.logging_steps, **trainer_defaults(model_params, params.seed))
+    rl = params.train_rl
+    pairs = {split: task.load_preferences(split, args.data_dir) for split in ("train", "test")}
+    if not pairs["train"] or not pairs["test"]:
+        raise StorylabError(f"train_rl.method dpo (task {task.name}): {args.data_dir} has no preferences_train.jsonl "
+                            "and preferences_test.jsonl; this task makes no preference pairs, use grpo or none")
+    model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
+    datasets = {split: preference_dataset(split_pairs, tokenizer, params.model) for split, split_pairs in pairs.items()}
+    config = DPOConfig(output_dir=str(checkpoint_dir(args.out_dir)), max_steps=rl.max_steps,
+                       learning_rate=rl.learning_rate, per_device_train_batch_size=rl.per_device_train_batch_size,
+                       per_device_eval_batch_size=rl.per_device_train_batch_size,
+                       beta=rl.dpo.beta, label_smoothing=rl.dpo.label_smoothing,
+                       logging_steps=rl.logging_steps, **trainer_defaults(params.model, rl.seed))
     # No ref_model: TRL keeps a frozen copy of the starting (SFT) model, or disables the LoRA adapter.
     trainer = DPOTrainer(model=model, args=config, train_dataset=datasets["train"], eval_dataset=datasets["test"],
-                         processing_class=tokenizer, callbacks=[dvclive_callback(live_dir)])
+                         processing_class=tokenizer, callbacks=[dvclive_callback(args.live_dir)])
     trainer.train()
     trainer.evaluate()
     heldout = trainer.state.log_history[-1]  # DPOTrainer logs its reward metrics rather than returning them
     return trainer, tokenizer, {"heldout_pairs": len(pairs["test"]), "heldout_loss": heldout["eval_loss"],
-            "heldout_preference_accuracy": heldout["eval_rewards/accuracies"],
-            "heldout_reward_margin": heldout["eval_rewards/margins"],
-            "heldout_reward_chosen": heldout["eval_rewards/chosen"],
-            "heldout_reward_rejected": heldout["eval_rewards/rejected"]}
+                                "heldout_preference_accuracy": heldout["eval_rewards/accuracies"],
+                                "heldout_reward_margin": heldout["eval_rewards/margins"],
+                                "heldout_reward_chosen": heldout["eval_rewards/chosen"],
+                                "heldout_reward_rejected": heldout["eval_rewards/rejected"]}
+
+
+def continue_sft(task, params, args):
+    """The control: the SFT recipe (same data, same settings) for train_rl.control_steps more steps."""
+    if not params.train_rl.control_steps:
+        return keep_sft(task, params, args)
+    model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
+    sft = params.train_sft
+    phases = sft_phases(tokenizer, task.documents(args.data_dir), task.load("train", args.data_dir), params.model,
+                        mix=True)
+    config = sft_config(str(checkpoint_dir(args.out_dir)), sft, params.model, max_steps=params.train_rl.control_steps)
+    trainer = StorylabSFTTrainer(model=model, args=config, train_dataset=phases[0], processing_class=tokenizer,
+                                 callbacks=[dvclive_callback(args.live_dir)])
+    trainer.train()
+    return trainer, tokenizer, {"control_steps": params.train_rl.control_steps}
 
 
 METHODS = {"none": keep_sft, "grpo": train_grpo, "dpo": train_dpo}
+RUNS = {"rl": lambda params: METHODS[params.train_rl.method], "control": lambda params: continue_sft}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_params_arguments(parser)
+def main() -> str:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--run", choices=RUNS, default="rl",
+                        help="rl: train_rl.method from the SFT model; control: SFT continued for control_steps")
     parser.add_argument("--sft_dir", required=True)
-    parser.add_argument("--qa_dir", required=True)
+    parser.add_argument("--data_dir", required=True, help="what build_qa wrote")
     parser.add_argument("--out_dir", required=True)
     parser.add_argument("--live_dir", required=True)
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
-    overrides = overrides_from(args)
-    model_params = load_section("model", args.params, overrides)
-    params = load_section("train_rl", args.params, overrides)
+    task, params = stage_params(args, "model", "train_sft", "train_rl", "score")
 
-    trainer, tokenizer, summary = METHODS[params.method](params, model_params, args.sft_dir, args.qa_dir,
-                                                          args.out_dir, args.live_dir)
+    method = RUNS[args.run](params)
+    trainer, tokenizer, summary = method(task, params, args)
+    name = "sft-continued" if method is continue_sft else params.train_rl.method
     if trainer is not None:  # the recipe carries the summary, so the report needs only the eval metrics
-        stage = {"stage": params.method, "steps": trainer.state.global_step,
-                 "train_format": model_params.prompt_format, **summary}
+        stage = {"stage": name, "steps": trainer.state.global_step, "train_format": params.model.prompt_format,
+                 **{k: v for k, v in summary.items() if not k.endswith("_over_steps")}}
         save_model(trainer, tokenizer, args.out_dir, read_recipe(args.sft_dir) + [stage])
-    write_json(args.metrics, {"metric_version": METRIC_VERSION, "method": params.method, **summary})
-    print(f"RL method {params.method!r} from {args.sft_dir} -> {args.out_dir}: {summary}")
+        shutil.rmtree(checkpoint_dir(args.out_dir), ignore_errors=True)
+    write_json(args.metrics, {"metric_version": task.metric_version, "run": args.run,
+                              "method": name if trainer is not None else "none", **summary})
+    brief = {k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items() if not k.endswith("_over_steps")}
+    return f"{task.name} {args.run} ({name}) from {args.sft_dir} -> {args.out_dir}: {brief}"
 
 
 if __name__ == "__main__":

@@ -1,75 +1,105 @@
-"""Supervised fine-tuning (TRL SFTTrainer): LM loss on every story token and on the answers of train QA.
+"""Supervised fine-tuning (TRL SFTTrainer): the loss on every token of the task's documents (story_qa's stories)
+and on the answer tokens of its train records.
 
-    python scripts/train_sft.py --params params.yaml --stories data/stories/stories.jsonl \
-        --qa_train data/qa/train.jsonl --out_dir models/sft --live_dir dvclive/train_sft
+    python scripts/train_sft.py --task story_qa --data_dir data/story_qa/qa --out_dir models/story_qa/sft \
+        --live_dir dvclive/story_qa/train_sft
 
-mix_qa: true trains on stories and QA shuffled together (mixed training); false trains on the
-stories first and on the QA afterwards (pretrain, then fine-tune), the same exposures either way.
-completion_only_loss false also trains on the question tokens. max_steps 0 saves the starting model
-untrained: the base-model baseline of the variants pipeline.
+mix_qa true trains on documents and records shuffled together (mixed training); false on the documents first,
+then the records. completion_only_loss false also trains on the question tokens. select_every > 0 evaluates on
+the validation split every that many steps (select_metric: its loss, or the greedy score of the task's check)
+and keeps the best checkpoint, stopping after select_patience evaluations without a gain. max_steps 0 saves
+the starting model untrained: the base-model baseline of the variants pipeline.
 """
 from __future__ import annotations
 
-import argparse
+import shutil
 
-from datasets import Dataset, concatenate_datasets
+from datasets import Dataset
 from dvclive import Live
-from trl import SFTConfig
 
-from storylab.config import add_params_arguments, load_section, overrides_from
-from storylab.errors import run
-from storylab.io import read_jsonl
+from storylab.cli import stage_parser, stage_params
+from storylab.errors import StorylabError, run
+from storylab.generation import generate_answers
 from storylab.modeling import check_model_source, initial_model, lora_config
-from storylab.prompts import qa_records, story_records
-from storylab.training import dvclive_callback, save_model, sft_config, sft_trainer_class
+from storylab.prompts import prompts_for, sft_records
+from storylab.training import (StorylabSFTTrainer, checkpoint_dir, dvclive_callback, early_stopping, save_model,
+                               selection_settings, sft_config, sft_phases)
 
 
-def train(model, tokenizer, phases: list[Dataset], config: SFTConfig, peft_config, live_dir: str):
-    """One SFTTrainer per phase on the same model; the curves of all phases go to one DVCLive dir.
-    Returns the last trainer and the optimizer steps of all phases."""
+def validation_scorer(task, records: list[dict], tokenizer, model_params, batch_size: int = 64):
+    """model -> {"score": greedy mean of the task's check on the validation records}."""
+    prompts = prompts_for(tokenizer, records, model_params)
+    max_new_tokens = max(len(tokenizer(r["answer"])["input_ids"]) for r in records) + 8
+
+    def score(model) -> dict[str, float]:
+        answers = generate_answers(model, tokenizer, prompts, batch_size, max_new_tokens)
+        model.train()
+        return {"score": sum(task.check(a, r["answer"], r) for a, r in zip(answers, records)) / len(records)}
+
+    return score
+
+
+def train(model, tokenizer, phases: list[Dataset], configs: list, peft_config, live_dir: str, **selection):
+    """One trainer per phase on the same model, each with its config (selection, if any, on the last); the curves
+    of all phases go to one DVCLive dir. Returns the last trainer and the optimizer steps of all phases."""
     trainer, steps = None, 0
-    for index, dataset in enumerate(phases):
-        trainer = sft_trainer_class()(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                                      peft_config=peft_config if index == 0 else None,
-                                      callbacks=[dvclive_callback(live_dir, resume=index > 0)])
+    for index, (dataset, config) in enumerate(zip(phases, configs)):
+        last = {} if index < len(phases) - 1 else selection
+        trainer = StorylabSFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                                     peft_config=peft_config if index == 0 else None,
+                                     callbacks=[dvclive_callback(live_dir, resume=index > 0), *last.get("callbacks", [])],
+                                     eval_dataset=last.get("eval_dataset"), validation_score=last.get("validation_score"))
         trainer.train()
         model, steps = trainer.model, steps + trainer.state.global_step
     return trainer, steps
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_params_arguments(parser)
-    parser.add_argument("--stories", required=True)
-    parser.add_argument("--qa_train", required=True)
+def main() -> str:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--data_dir", required=True, help="what build_qa wrote")
     parser.add_argument("--out_dir", required=True)
     parser.add_argument("--live_dir", required=True)
     args = parser.parse_args()
-    overrides = overrides_from(args)
-    model_params = load_section("model", args.params, overrides)
-    params = load_section("train_sft", args.params, overrides)
-    check_model_source(model_params)
-    stories = read_jsonl(args.stories, required=("text",))
-    qa = read_jsonl(args.qa_train, required=("question", "answer"))
+    task, params = stage_params(args, "model", "train_sft")
+    sft = params.train_sft
+    check_model_source(params.model)
+    if sft.select_every and "validation" not in task.splits:
+        raise StorylabError(f"{args.params}: train_sft.select_every (task {task.name}): the task has no validation "
+                            "split to select on; set select_every: 0")
+    documents = task.documents(args.data_dir)
+    records = task.load("train", args.data_dir)
 
-    corpus = [s["text"] for s in stories] + [p["question"] + " " + p["answer"] for p in qa]
-    model, tokenizer = initial_model(model_params, corpus, params.seed)
-    # Completion-only loss: every story token, only the answer tokens of a QA pair.
-    story_ds = Dataset.from_list(story_records(stories))
-    qa_ds = Dataset.from_list(qa_records(tokenizer, qa, model_params))
-    phases = [concatenate_datasets([story_ds, qa_ds])] if params.mix_qa else [story_ds, qa_ds]
-    if params.max_steps == 0:
+    corpus = [d["text"] for d in documents] + [r["question"] + " " + r["answer"] for r in records]
+    model, tokenizer = initial_model(params.model, corpus, sft.seed)
+    phases = sft_phases(tokenizer, documents, records, params.model, sft.mix_qa)
+    if sft.max_steps == 0:
         save_model(model, tokenizer, args.out_dir, recipe=[])
         Live(args.live_dir, save_dvc_exp=False, dvcyaml=None).end()  # an empty curves dir: nothing trained
-        print(f"max_steps 0: the untrained starting model -> {args.out_dir}")
-        return
-    config = sft_config(args.out_dir, params, model_params)
-    trainer, steps = train(model, tokenizer, phases, config, lora_config(model_params), args.live_dir)
-    recipe = [{"stage": "sft", "steps": steps, "train_format": model_params.prompt_format,
-               "qa_loss": "answer" if params.completion_only_loss else "question+answer", "mix_qa": params.mix_qa}]
+        return f"max_steps 0: the untrained starting model -> {args.out_dir}"
+    selection, settings = {}, {}
+    if sft.select_every:
+        validation = task.load("validation", args.data_dir)
+        selection["eval_dataset"] = Dataset.from_list(sft_records(tokenizer, validation, params.model))
+        if sft.select_metric == "loss":
+            settings = selection_settings(sft, "eval_loss", greater_is_better=False)
+        else:
+            selection["validation_score"] = validation_scorer(task, validation, tokenizer, params.model)
+            settings = selection_settings(sft, "eval_score", greater_is_better=True)
+        selection["callbacks"] = early_stopping(sft)
+    checkpoints = checkpoint_dir(args.out_dir)
+    configs = [sft_config(str(checkpoints), sft, params.model)] * (len(phases) - 1)
+    configs.append(sft_config(str(checkpoints), sft, params.model, **settings))
+    trainer, steps = train(model, tokenizer, phases, configs, lora_config(params.model), args.live_dir, **selection)
+    best = trainer.state.best_global_step if sft.select_every else None
+    recipe = [{"stage": "sft", "steps": steps, "train_format": params.model.prompt_format,
+               "qa_loss": "answer" if sft.completion_only_loss else "question+answer", "mix_qa": sft.mix_qa,
+               **({"selected_step": best, "selected_by": f"validation {sft.select_metric}",
+                   "selected_value": trainer.state.best_metric} if best else {})}]
     save_model(trainer, tokenizer, args.out_dir, recipe)
-    print(f"SFT on {len(story_ds)} stories + {len(qa_ds)} QA pairs "
-          f"({'mixed' if params.mix_qa else 'stories, then QA'}) -> {args.out_dir}")
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    picked = f", best validation {sft.select_metric} at step {best}" if best else ""
+    return (f"{task.name}: SFT on {len(documents)} documents + {len(records)} records, {steps} steps{picked} "
+            f"-> {args.out_dir}")
 
 
 if __name__ == "__main__":

@@ -8,15 +8,17 @@ from typing import Callable
 
 
 class StorylabError(Exception):
-    """Bad input the user can fix (params, files, model names). Printed as one line, exit code 2."""
+    """Bad input the user can fix (params, files, model names, flags). Printed as one line, exit code 2."""
 
 
-def run(main: Callable[[], object]) -> None:
-    """Call a stage's main(), log its wall time; turn a StorylabError into `error: <message>` and exit 2."""
+def run(main: Callable[[], str | None], name: str | None = None) -> None:
+    """Call a stage's main() and end with one summary line (what it wrote, wall time); a StorylabError becomes
+    `error: <message>` and exit code 2."""
     start = time.perf_counter()
     try:
-        main()
+        summary = main()
     except StorylabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    print(f"[{Path(sys.argv[0]).stem}] wall time {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    done = f"{summary} " if summary else ""
+    print(f"[{name or Path(sys.argv[0]).stem}] {done}({time.perf_counter() - start:.1f} s)", file=sys.stderr)

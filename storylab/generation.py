@@ -1,23 +1,41 @@
-"""Batched greedy generation: left padding and the KV cache, so a batch costs about one question."""
+"""Batched generation: left padding and the KV cache, so a batch costs about one prompt."""
 from __future__ import annotations
 
 import torch
 
 
 @torch.inference_mode()
-def generate_answers(model, tokenizer, prompts: list[str], batch_size: int, max_new_tokens: int) -> list[str]:
+def generate_completions(model, tokenizer, prompts: list[str], batch_size: int, max_new_tokens: int,
+                         num_samples: int = 0, temperature: float = 1.0, seed: int = 0) -> list[list[dict]]:
+    """Per prompt, one greedy completion (num_samples 0) or num_samples sampled at `temperature` (no top-k or
+    top-p cut). A completion is {"text", "stopped"}: stopped says whether it generated the end token, read from
+    the token ids (a decoded text cannot tell an end token from a length cut)."""
     tokenizer.padding_side = "left"
     model.eval()
     device = next(model.parameters()).device
-    # Longest prompts first: batches pad less; the answers are put back in the input order.
+    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0,
+                "num_return_sequences": num_samples} if num_samples else {"do_sample": False}
+    if num_samples:
+        torch.manual_seed(seed)
+    per_prompt = max(1, num_samples)
+    # Longest prompts first: batches pad less; the completions are put back in the input order.
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-    answers: list[str] = [""] * len(prompts)
-    for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
+    results: list[list[dict]] = [[] for _ in prompts]
+    step = max(1, batch_size // per_prompt)
+    for start in range(0, len(order), step):
+        batch = order[start:start + step]
         encoded = tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True).to(device)
-        output = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
-                                pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        output = model.generate(**encoded, max_new_tokens=max_new_tokens, use_cache=True,
+                                pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **sampling)
         new_tokens = output[:, encoded["input_ids"].shape[1]:]
-        for index, text in zip(batch, tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):
-            answers[index] = text.strip()
-    return answers
+        stopped = (new_tokens == tokenizer.eos_token_id).any(dim=1).tolist()
+        texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        for row, (text, ended) in enumerate(zip(texts, stopped)):
+            results[batch[row // per_prompt]].append({"text": text.strip(), "stopped": ended})
+    return results
+
+
+def generate_answers(model, tokenizer, prompts: list[str], batch_size: int, max_new_tokens: int) -> list[str]:
+    """Greedy answers, one per prompt."""
+    return [completions[0]["text"]
+            for completions in generate_completions(model, tokenizer, prompts, batch_size, max_new_tokens)]

@@ -15,7 +15,11 @@ def read_jsonl(path: str | Path, required: Iterable[str] = ()) -> list[dict]:
     required = tuple(required)
     records = []
     with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
+        try:
+            lines = list(handle)
+        except UnicodeDecodeError as exc:
+            raise StorylabError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        for line_no, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
@@ -63,6 +67,12 @@ def write_json(path: str | Path, obj) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def write_files(out_dir: str | Path, files: dict) -> None:
+    """A task's data: `name.jsonl` -> records, `name.json` -> any JSON document."""
+    for name, content in files.items():
+        (write_jsonl if name.endswith(".jsonl") else write_json)(Path(out_dir, name), content)
 
 
 RECIPE_FILE = "storylab_recipe.json"

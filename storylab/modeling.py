@@ -15,7 +15,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM,
                           PreTrainedTokenizerFast)
 
-from storylab.config import ModelParams
+from storylab.config.schema import ModelParams
 from storylab.errors import StorylabError
 
 SPECIAL_TOKENS = {"pad_token": "<|pad|>", "bos_token": "<|bos|>", "eos_token": "<|eos|>"}
@@ -27,10 +27,13 @@ TINY_CHAT_TEMPLATE = (
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def train_tiny_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
-    """Byte-level BPE on the corpus; a prefix space per segment keeps ' Castle' one token everywhere."""
+def train_tiny_tokenizer(texts: list[str], vocab_size: int, individual_digits: bool = False) -> PreTrainedTokenizerFast:
+    """Byte-level BPE on the corpus; a prefix space per segment keeps ' Castle' one token everywhere.
+    individual_digits: every digit its own token (as Llama and Qwen do), so 17 + 25 is digit arithmetic."""
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tokenizer.pre_tokenizer = (pre_tokenizers.Sequence([byte_level, pre_tokenizers.Digits(individual_digits=True)])
+                               if individual_digits else byte_level)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[*SPECIAL_TOKENS.values(), *ROLE_TOKENS],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
@@ -114,6 +117,6 @@ def initial_model(params: ModelParams, corpus: list[str], seed: int):
     """The model SFT starts from: `tiny` built from scratch on the corpus, anything else from_pretrained."""
     check_model_source(params)
     if params.name_or_path == "tiny":
-        tokenizer = train_tiny_tokenizer(corpus, params.tiny.vocab_size)
+        tokenizer = train_tiny_tokenizer(corpus, params.tiny.vocab_size, params.tiny.individual_digits)
         return build_tiny_model(params, tokenizer, seed), tokenizer
     return load_pretrained(params.name_or_path, params)

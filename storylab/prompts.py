@@ -1,4 +1,4 @@
-"""Prompt formatting shared by training, RL and evaluation, so every stage asks the same question."""
+"""Prompt formatting shared by training, RL and evaluation, so every stage asks the same question the same way."""
 from __future__ import annotations
 
 PLAIN_TEMPLATE = "Question: {question}\nAnswer:"
@@ -30,16 +30,18 @@ def format_completion(answer: str, prompt_format: str) -> str:
     return " " + answer if prompt_format == "plain" else answer
 
 
-def qa_records(tokenizer, qa: list[dict], model_params, with_answer: bool = True) -> list[dict]:
-    """Prompt/completion records (TRL's format) for QA pairs; GRPO takes the answer as a column instead."""
-    records = []
-    for pair in qa:
-        prompt = format_prompt(tokenizer, pair["question"], model_params.prompt_format, model_params.chat_template_kwargs)
-        completion = {"completion": format_completion(pair["answer"], model_params.prompt_format)}
-        records.append({"prompt": prompt, **(completion if with_answer else {"answer": pair["answer"]})})
-    return records
+def prompts_for(tokenizer, records: list[dict], model_params) -> list[str]:
+    """Each record's question, asked in the model's prompt format (what evaluation and GRPO generate from)."""
+    return [format_prompt(tokenizer, r["question"], model_params.prompt_format, model_params.chat_template_kwargs)
+            for r in records]
 
 
-def story_records(stories: list[dict]) -> list[dict]:
-    """A story is all completion, so the loss covers every token of it."""
-    return [{"prompt": "", "completion": story["text"]} for story in stories]
+def sft_records(tokenizer, records: list[dict], model_params) -> list[dict]:
+    """Prompt/completion records (TRL's format): with completion_only_loss only the answer carries loss."""
+    return [{"prompt": prompt, "completion": format_completion(r["answer"], model_params.prompt_format)}
+            for prompt, r in zip(prompts_for(tokenizer, records, model_params), records)]
+
+
+def document_records(documents: list[dict]) -> list[dict]:
+    """A document (a story) is all completion, so the loss covers every token of it."""
+    return [{"prompt": "", "completion": document["text"]} for document in documents]

@@ -14,46 +14,64 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-TINY_OVERRIDES = {
-    "generate_stories": {"num_entities": 16, "num_unseen_entities": 4, "stories_per_entity": 2},
-    "build_qa": {"test_fraction": 0.25},
-    "model": {"tiny": {"vocab_size": 400, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
-                       "num_attention_heads": 2, "max_position_embeddings": 256}},
+TINY_MODEL = {"tiny": {"vocab_size": 400, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                       "num_attention_heads": 2, "max_position_embeddings": 256}}
+TINY_SHARED = {
+    "model": TINY_MODEL,
     "train_sft": {"max_steps": 3, "per_device_train_batch_size": 8, "logging_steps": 1},
     "train_rl": {"max_steps": 2, "per_device_train_batch_size": 4, "logging_steps": 1,
                  "grpo": {"num_generations": 2, "max_completion_length": 6}},
     "eval": {"batch_size": 16, "max_new_tokens": 6, "bootstrap_resamples": 100},
+}
+TINY_TASKS = {
+    "story_qa": {"generate_stories": {"num_entities": 16, "num_unseen_entities": 4, "stories_per_entity": 2},
+                 "build_qa": {"test_fraction": 0.25}, "train_rl": {"control_steps": 2}},
+    "word_math": {"generate_stories": {"num_problems": 160},
+                  "build_qa": {"validation_problems": 16, "test_problems": 16},
+                  "train_sft": {"max_steps": 4, "select_every": 2, "select_patience": 1},
+                  "train_rl": {"max_steps": 2, "per_device_train_batch_size": 4, "control_steps": 2,
+                               "grpo": {"max_completion_length": 12}},
+                  "eval": {"max_new_tokens": 12, "max_per_split": 16, "num_samples": 2}},
+}
+# A few recipes of the variants pipeline, replacing the full list: untuned base, SFT, SFT then GRPO, two formats.
+TINY_VARIANTS = {
+    "scale": {"story_qa": {"generate_stories": {"num_entities": 12, "num_unseen_entities": 4},
+                           "base_sft_steps": 3, "rl_steps": 2}},
+    "sft": {"base": {"task": "story_qa", "length": 0, "format": "chat", "completion_only_loss": True},
+            "sft": {"task": "story_qa", "length": 1, "format": "chat", "completion_only_loss": True}},
+    "rl": {"sftrl": {"task": "story_qa", "start": "sft", "method": "grpo", "format": "chat"}},
+    "eval": {"base": {"task": "story_qa", "model": "base", "format": "chat"},
+             "sft": {"task": "story_qa", "model": "sft", "format": "chat"},
+             "sft-plain-eval": {"task": "story_qa", "model": "sft", "format": "plain"},
+             "sftrl": {"task": "story_qa", "model": "sftrl", "format": "chat"}},
 }
 
 
 def merge(base: dict, overrides: dict) -> dict:
     result = copy.deepcopy(base)
     for key, value in overrides.items():
-        result[key] = merge(result[key], value) if isinstance(value, dict) and value else value
+        result[key] = merge(result.get(key, {}), value) if isinstance(value, dict) and value else value
     return result
 
 
-# A few recipes of the variants pipeline, replacing the full list: untuned base, SFT, SFT then GRPO, two formats.
-TINY_VARIANTS = {
-    "scale": {"num_entities": 12, "num_unseen_entities": 4, "base_sft_steps": 3, "rl_steps": 2},
-    "sft": {"base": {"length": 0, "format": "chat", "completion_only_loss": True},
-            "sft": {"length": 1, "format": "chat", "completion_only_loss": True}},
-    "rl": {"sftrl": {"start": "sft", "method": "grpo", "format": "chat"}},
-    "eval": {"base": {"model": "base", "format": "chat"}, "sft": {"model": "sft", "format": "chat"},
-             "sft-plain-eval": {"model": "sft", "format": "plain"}, "sftrl": {"model": "sftrl", "format": "chat"}},
-}
+def tiny_params(only: tuple[str, ...] | None = None, **section_overrides) -> dict:
+    """The committed params.yaml scaled down (every task unless `only` names some), with overrides merged in."""
+    params = merge(yaml.safe_load((REPO / "params.yaml").read_text()), {**TINY_SHARED, "tasks": TINY_TASKS})
+    if only is not None:
+        params["tasks"] = {name: params["tasks"][name] for name in only}
+    params["variants"] = TINY_VARIANTS
+    return merge(params, section_overrides)
 
 
-def tiny_params(**section_overrides) -> dict:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    return merge({**merge(params, TINY_OVERRIDES), "variants": TINY_VARIANTS}, section_overrides)
+def write_params(directory: Path, params: dict) -> Path:
+    path = directory / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
 
 
 @pytest.fixture
 def tiny_params_file(tmp_path) -> Path:
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(tiny_params()))
-    return path
+    return write_params(tmp_path, tiny_params())
 
 
 def run_script(script: str, *args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:

@@ -1,10 +1,15 @@
-"""Story generator and QA builder: determinism, ground truth in the text, split by entity, no leakage."""
+"""The tasks' generators: story_qa (determinism, ground truth in the text, split by entity, no leakage) and
+word_math (the arithmetic is right, held-out problems share no arithmetic with train)."""
 import random
+import re
 
 import pytest
 
-from storylab.qa import QUESTION_TEMPLATES, build_pairs, find_leaks, preference_pairs
-from storylab.stories import DISTRACTOR_SURNAMES, FACT_TYPES, PLACES, generate, make_entities, write_story
+from storylab.errors import StorylabError
+from storylab.tasks import get_task
+from storylab.tasks.story_qa.qa import QUESTION_TEMPLATES, build_pairs, find_leaks, preference_pairs
+from storylab.tasks.story_qa.stories import DISTRACTOR_SURNAMES, FACT_TYPES, PLACES, generate, make_entities, write_story
+from storylab.tasks.word_math import generator as math_generator
 
 ARGS = dict(seed=1, num_entities=30, num_unseen_entities=5, stories_per_entity=3, permute_sentences=True,
             distractors_per_story=2, pronoun_fraction=0.25)
@@ -94,3 +99,46 @@ def test_preference_pairs_reject_another_persons_value_of_the_same_fact():
     values = {(fact, e["facts"][fact]) for e in records if e["has_story"] for fact in e["facts"]}
     for pref in preferences:
         assert pref["chosen"] != pref["rejected"] and (pref["fact_type"], pref["rejected"]) in values
+
+
+MATH = dict(seed=3, num_problems=400, min_ops=2, max_ops=4, max_start=20, max_operand=20, max_value=99,
+            operations=["add", "sub", "mul"])
+
+
+def test_word_math_working_is_correct_arithmetic_and_ends_with_the_answer():
+    for problem in math_generator.generate(**MATH):
+        value = int(problem["key"].split()[0])
+        assert f"has {value} " in problem["question"]
+        for line, step in zip(problem["working"], problem["key"].split()[1:]):
+            left, symbol, operand, result = re.fullmatch(r"(\d+)([-+*])(\d+)=(\d+)", line).groups()
+            assert int(left) == value and symbol + operand == step
+            value = {"+": value + int(operand), "-": value - int(operand), "*": value * int(operand)}[symbol]
+            assert int(result) == value and 1 <= value <= MATH["max_value"]
+        assert value == problem["number"] and 2 <= problem["num_ops"] <= 4
+
+
+def test_word_math_held_out_problems_share_no_arithmetic_with_train(tmp_path):
+    from storylab.io import write_jsonl
+
+    task = get_task("word_math")
+    problems = math_generator.generate(**MATH)
+    assert len({p["key"] for p in problems}) == len(problems)
+    write_jsonl(tmp_path / "problems.jsonl", problems)
+    build = task.params["build_qa"](seed=0, validation_problems=50, test_problems=50, answer_only_fraction=0.5)
+    files, stats = task.build(build, tmp_path)
+    train_keys = {r["key"] for r in files["train.jsonl"]}
+    for split in ("validation", "test"):
+        assert not train_keys & {r["key"] for r in files[f"{split}.jsonl"]}
+        assert all(r["answer"].count("=") == r["num_ops"] for r in files[f"{split}.jsonl"])  # held-out golds show working
+    answer_only = [r for r in files["train.jsonl"] if r["style"] == "answer_only"]
+    assert 0.4 < len(answer_only) / len(files["train.jsonl"]) < 0.6
+    assert all(re.fullmatch(r"#### \d+", r["answer"]) for r in answer_only)
+    with pytest.raises(StorylabError, match="leave no train problems"):
+        task.build(task.params["build_qa"](seed=0, validation_problems=200, test_problems=200,
+                                           answer_only_fraction=0), tmp_path)
+
+
+def test_word_math_says_when_the_difficulty_has_too_few_problems():
+    with pytest.raises(ValueError, match="distinct problems exist"):
+        math_generator.generate(**{**MATH, "num_problems": 5000, "max_start": 3, "max_operand": 2, "max_ops": 2,
+                                   "operations": ["add"]})

@@ -1,74 +1,104 @@
-"""dvc.yaml and variants/dvc.yaml tell the truth: each stage declares the package modules its script imports
-and exactly the params sections the script loads, and every path the script gets comes through its cmd.
-The stages are read through DVC itself, so foreach items and ${...} are resolved as `dvc repro` sees them."""
+"""dvc.yaml and variants/dvc.yaml tell the truth: each stage declares the package code its script and its task
+import (and no other task's folder), its task's registry line, exactly the params sections the script reads, and
+every path the script gets comes through its cmd. The stages are read through DVC itself, so foreach / matrix
+items and ${...} are resolved as `dvc repro` sees them."""
 import ast
 import re
+from pathlib import Path
 
 import pytest
+from dvc.dependency.param import ParamsDependency
 from dvc.repo import Repo
 
 from conftest import REPO
+from storylab.config.schema import SHARED_SECTIONS
+from storylab.tasks import registered
 
 with Repo(str(REPO)) as _repo:
-    STAGES = {stage.addressing: {"cmd": stage.cmd, "deps": [str(dep.def_path) for dep in stage.deps],
-                                 "params": [key for params in stage.params for key in params.params],
+    STAGES = {stage.addressing: {"cmd": stage.cmd, "deps": [str(dep.def_path) for dep in stage.deps
+                                                            if not isinstance(dep, ParamsDependency)],
+                                 "params": {str(params.def_path): list(params.params) for params in stage.params},
                                  "outs": [str(out.def_path) for out in stage.outs]}
               for stage in _repo.index.stages}
 
 
-def imported_modules(path, top_level_only):
-    tree = ast.parse(path.read_text())
-    nodes = tree.body if top_level_only else ast.walk(tree)
+def module_files(name: str) -> set[str]:
+    """storylab.a.b -> its file and the __init__.py of every package on the way."""
+    parts = name.split(".")
+    files = {f"{'/'.join(parts[:i])}/__init__.py" for i in range(1, len(parts))}
+    path = "/".join(parts)
+    files.add(f"{path}/__init__.py" if (REPO / path).is_dir() else f"{path}.py")
+    return files
+
+
+def imports(path: Path) -> set[str]:
     found = set()
-    for node in nodes:
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("storylab"):
-            found.add(node.module.split(".")[1])
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names
+                         if (REPO / node.module.replace(".", "/") / f"{a.name}.py").is_file())
         elif isinstance(node, ast.Import):
-            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("storylab."))
+            found.update(a.name for a in node.names if a.name.startswith("storylab"))
     return found
 
 
-def package_closure(script):
-    """Modules the script imports (anywhere), and what those import at module level, transitively.
-    A module's function-level import (config's lazy import of scoring for the train_rl section) is
-    declared by the stage that calls that function."""
-    todo, seen = list(imported_modules(script, top_level_only=False)), set()
+def closure(start: list[Path]) -> set[str]:
+    """Package files the start files import, anywhere in them, transitively (the task folder is loaded by name)."""
+    todo, seen = [str(path.relative_to(REPO)) for path in start], set()
     while todo:
-        module = todo.pop()
-        if module not in seen:
-            seen.add(module)
-            todo.extend(imported_modules(REPO / "storylab" / f"{module}.py", top_level_only=True))
-    return {f"storylab/{m}.py" for m in seen}
+        file = todo.pop()
+        if file not in seen and (REPO / file).is_file():
+            seen.add(file)
+            todo.extend(f for module in imports(REPO / file) for f in module_files(module))
+    return {file for file in seen if file.startswith("storylab/")}
+
+
+def task_of(stage: dict) -> str:
+    return re.search(r"--task (\S+)", stage["cmd"]).group(1)
 
 
 def test_both_pipelines_are_read():
-    assert "train_sft" in STAGES and "variants/dvc.yaml:train_sft@sft-overfit" in STAGES
-    assert "variants/dvc.yaml:eval_accuracy_plus@plain-sftrl-chat-eval" in STAGES
+    for task in registered():
+        assert f"train_sft@{task}" in STAGES and f"eval_accuracy_plus@{task}-control" in STAGES
+    assert "variants/dvc.yaml:train_sft@sft-overfit" in STAGES
+    assert "variants/dvc.yaml:eval_accuracy_plus@math-plain-sftrl-chat-eval" in STAGES
 
 
 @pytest.mark.parametrize("name", list(STAGES))
-def test_stage_declares_script_modules_and_params(name):
-    stage = STAGES[name]
+def test_stage_declares_its_code_and_only_its_task(name):
+    stage, task = STAGES[name], task_of(STAGES[name])
     script = re.search(r"python (scripts/\w+\.py)", stage["cmd"]).group(1)
     deps = set(stage["deps"])
     assert script in deps
-    closure = package_closure(REPO / script)
-    assert not closure - deps, f"{name}: dvc.yaml deps lack {closure - deps}"
-    extra = {dep for dep in deps if dep.startswith("storylab/")} - closure
-    assert not extra, f"{name}: dvc.yaml lists {extra}, which the script never imports (needless reruns)"
-    source = (REPO / script).read_text()
-    loaded = set(re.findall(r'load_section\("(\w+)"', source))
-    if "--variant" in stage["cmd"]:
-        # The recipe: the stage depends on its own entries of the variants section, not on the others'.
-        loaded.add("variants")
-        kind, name_in_section = re.search(r"--variant (\S+)", stage["cmd"]).group(1).partition(".")[::2]
-        variant_keys = [key for key in stage["params"] if key.startswith("variants.")]
-        assert all(key.startswith(("variants.scale.", f"variants.{kind}.{name_in_section}")) for key in variant_keys)
-        if name_in_section:
-            assert f"variants.{kind}.{name_in_section}" in stage["params"]
-    assert {key.split(".")[0] for key in stage["params"]} == loaded, f"{name}: script loads {loaded}"
-    if "train_rl" in loaded:
-        assert "storylab/scoring.py" in deps  # config validates reward names against the registry
+    folder = f"storylab/tasks/{task}"
+    needed = closure([REPO / script, *sorted((REPO / folder).glob("*.py"))]) - {"storylab/tasks/registry.py"}
+    covered = {file for file in needed if any(file == dep or file.startswith(dep + "/") for dep in deps)}
+    assert needed == covered, f"{name}: dvc.yaml deps lack {sorted(needed - covered)}"
+    package_deps = {dep for dep in deps if dep.startswith("storylab/")}
+    unused = {dep for dep in package_deps if not any(f == dep or f.startswith(dep + "/") for f in needed)}
+    assert not unused, f"{name}: dvc.yaml lists {unused}, which neither the script nor the task imports"
+    assert not {dep for dep in package_deps if dep.startswith("storylab/tasks/") and dep.count("/") == 2
+                and (REPO / dep).is_dir() and dep != folder}, f"{name}: depends on another task's folder"
+    assert stage["params"]["storylab/tasks/registry.py"] == [f"TASKS.{task}"]
+
+
+@pytest.mark.parametrize("name", list(STAGES))
+def test_stage_declares_exactly_the_params_its_script_reads(name):
+    stage, task = STAGES[name], task_of(STAGES[name])
+    script = re.search(r"python (scripts/\w+\.py)", stage["cmd"]).group(1)
+    call = re.search(r"stage_params\(args, ([^)]*)\)", (REPO / script).read_text()).group(1)
+    sections = re.findall(r'"(\w+)"', call)
+    expected = {f"tasks.{task}.{section}" for section in sections}
+    expected |= {section for section in sections if section in SHARED_SECTIONS}
+    declared = set(stage["params"]["params.yaml"])
+    variant = {key for key in declared if key.startswith("variants.")}
+    assert declared - variant == expected, f"{name}: script reads {sorted(expected)}"
+    match = re.search(r"--variant (\S+)", stage["cmd"])
+    assert bool(variant) == bool(match)
+    if match:  # the recipe: the stage depends on its own entries of the variants section, not on the others'
+        kind, recipe = match.group(1).split(".")
+        assert all(key.startswith((f"variants.scale.{task}.", f"variants.{kind}.{recipe}")) for key in variant)
 
 
 @pytest.mark.parametrize("name", list(STAGES))
@@ -77,6 +107,6 @@ def test_every_declared_path_comes_through_cmd(name):
     stage = STAGES[name]
     args = stage["cmd"].split()
     for path in stage["outs"] + stage["deps"]:
-        if path.startswith(("scripts/", "storylab/", "params.yaml")):
+        if path.startswith(("scripts/", "storylab/")):
             continue
         assert path in args or path.rsplit("/", 1)[0] in args, f"{name}: {path} is not passed through cmd"

@@ -5,63 +5,90 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO, run_script, tiny_params
-from storylab.config import load_section, validate_all
+from conftest import REPO, run_script, tiny_params, write_params
+from storylab.config import load_params, validate_all
 from storylab.errors import StorylabError
 from storylab.io import read_json, read_jsonl, write_json
-from storylab.scoring import METRIC_VERSION
+from storylab.tasks import get_task
+
+METRIC_VERSION = get_task("story_qa").metric_version
 
 
-def write_params(tmp_path, params):
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    return path
+def load(path, section, task="story_qa", overrides=None):
+    return getattr(load_params(path, task, (section,), overrides), section)
 
 
 def test_committed_params_are_valid():
-    assert set(validate_all(REPO / "params.yaml")) >= {"generate_stories", "train_sft", "eval"}
+    assert set(validate_all(REPO / "params.yaml")["tasks"]) >= {"story_qa", "word_math"}
 
 
-@pytest.mark.parametrize("section,key,value,expected", [
-    ("train_sft", "learning_rat", 0.1, "train_sft.learning_rat: unknown key; allowed keys here: seed, mix_qa"),
-    ("train_sft", "learning_rate", "fast", "train_sft.learning_rate: Input should be a valid number"),
-    ("generate_stories", "num_entities", "5", "generate_stories.num_entities: Input should be a valid integer"),
-    ("build_qa", "test_fraction", 1.5, "build_qa.test_fraction: Input should be less than 1"),
-    ("train_rl", "method", "ppo", "train_rl.method: Input should be 'none', 'grpo' or 'dpo'"),
-    ("train_rl", "grpo", {**tiny_params()["train_rl"]["grpo"], "rewards": ["bleu"]},
-     "train_rl.grpo: unknown reward 'bleu'; allowed: exact_match, token_f1"),
-    ("train_rl", "grpo", {**tiny_params()["train_rl"]["grpo"], "num_generations": 3},
-     "train_rl: per_device_train_batch_size must be a multiple of grpo.num_generations"),
+def _set(params, dotted, value):
+    *parents, key = dotted.split(".")
+    node = params
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[key] = value
+    return params
+
+
+@pytest.mark.parametrize("dotted,value,expected", [
+    ("train_sft.learning_rat", 0.1, "train_sft.learning_rat: unknown key; allowed keys here: seed, mix_qa"),
+    ("tasks.story_qa.train_sft.learning_rat", 0.1,
+     "tasks.story_qa.train_sft.learning_rat: unknown key; allowed keys here: seed, mix_qa"),
+    ("train_sft.learning_rate", "fast", "train_sft.learning_rate: Input should be a valid number"),
+    ("tasks.story_qa.generate_stories.num_entities", "5",
+     "tasks.story_qa.generate_stories.num_entities: Input should be a valid integer"),
+    ("tasks.story_qa.build_qa.test_fraction", 1.5, "tasks.story_qa.build_qa.test_fraction: Input should be less than 1"),
+    ("tasks.story_qa.train_rl.method", "ppo", "tasks.story_qa.train_rl.method: Input should be 'none', 'grpo' or 'dpo'"),
+    ("tasks.story_qa.train_rl.grpo", {"rewards": ["bleu"]},
+     "train_rl.grpo.rewards (task story_qa): unknown reward 'bleu'; allowed: exact_match, relaxed_match"),
+    ("tasks.story_qa.train_rl.grpo", {"num_generations": 3},
+     "tasks.story_qa.train_rl: per_device_train_batch_size must be a multiple of grpo.num_generations"),
+    ("tasks.word_math.generate_stories.min_ops", 5, "tasks.word_math.generate_stories: min_ops must be <= max_ops"),
+    ("tasks.story_qa.train_sft", 5, "tasks.story_qa.train_sft: expected a mapping of overrides"),
 ])
-def test_bad_params_name_the_key(tmp_path, section, key, value, expected):
-    params = tiny_params()
-    params[section][key] = value
-    with pytest.raises(StorylabError, match=".*") as info:
-        load_section(section, write_params(tmp_path, params))
+def test_bad_params_name_the_key(tmp_path, dotted, value, expected):
+    path = write_params(tmp_path, _set(tiny_params(), dotted, value))
+    with pytest.raises(StorylabError) as info:
+        validate_all(path)
     assert expected in str(info.value)
     assert "\n" not in str(info.value)
 
 
-def test_nested_unknown_key_and_unknown_section(tmp_path):
+def test_nested_unknown_key_unknown_section_and_unknown_task(tmp_path):
     params = tiny_params()
     params["model"]["tiny"]["hidden"] = 3
     with pytest.raises(StorylabError, match=r"model\.tiny\.hidden: unknown key; allowed keys here: vocab_size"):
-        load_section("model", write_params(tmp_path, params))
+        validate_all(write_params(tmp_path, params))
     params = tiny_params()
     params["trian_sft"] = {}
     with pytest.raises(StorylabError, match="trian_sft: unknown section"):
         validate_all(write_params(tmp_path, params))
+    params = tiny_params()
+    params["tasks"]["storyqa"] = params["tasks"].pop("story_qa")
+    with pytest.raises(StorylabError, match="unknown task 'storyqa'; registered tasks: story_qa, word_math"):
+        validate_all(write_params(tmp_path, params))
+    params = tiny_params()
+    del params["tasks"]["word_math"]["score"]
+    with pytest.raises(StorylabError, match=r"tasks\.word_math\.score: missing; add it"):
+        validate_all(write_params(tmp_path, params))
 
 
 def test_stage_exits_2_with_one_line_before_work(tmp_path):
-    params = tiny_params()
-    params["train_sft"]["num_train_epochs"] = -1
+    params = _set(tiny_params(), "tasks.story_qa.train_sft.num_train_epochs", -1)
     path = write_params(tmp_path, params)
-    result = run_script("train_sft.py", "--params", str(path), "--stories", "missing.jsonl", "--qa_train", "x",
-                        "--out_dir", str(tmp_path / "m"), "--live_dir", str(tmp_path / "l"), check=False)
+    result = run_script("train_sft.py", "--params", str(path), "--data_dir", "missing", "--out_dir",
+                        str(tmp_path / "m"), "--live_dir", str(tmp_path / "l"), check=False)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: {path}: train_sft.num_train_epochs: Input should be greater than 0 (got -1)"]
+        f"error: {path}: tasks.story_qa.train_sft.num_train_epochs: Input should be greater than 0 (got -1)"]
+
+
+def test_an_unknown_task_flag_lists_the_registered_ones(tmp_path):
+    result = run_script("build_qa.py", "--params", str(write_params(tmp_path, tiny_params())), "--task", "math",
+                        "--raw_dir", "x", "--out_dir", "y", "--metrics", "z", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: --task math: unknown task; registered tasks: story_qa, word_math"
 
 
 def test_unknown_model_and_qlora_without_gpu_fail_before_training(tmp_path):
@@ -70,8 +97,8 @@ def test_unknown_model_and_qlora_without_gpu_fail_before_training(tmp_path):
              ({"load_in_4bit": True}, "load_in_4bit (QLoRA) trains LoRA adapters: set model.lora.enabled: true")]
     for model_overrides, expected in cases:
         path = write_params(tmp_path, tiny_params(model=model_overrides))
-        result = run_script("train_sft.py", "--params", str(path), "--stories", "s.jsonl", "--qa_train", "q.jsonl",
-                            "--out_dir", str(tmp_path / "m"), "--live_dir", str(tmp_path / "l"), check=False)
+        result = run_script("train_sft.py", "--params", str(path), "--data_dir", "d", "--out_dir",
+                            str(tmp_path / "m"), "--live_dir", str(tmp_path / "l"), check=False)
         assert result.returncode == 2 and expected in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
 
@@ -102,63 +129,68 @@ def test_json_documents_name_the_missing_field(tmp_path):
 def test_report_refuses_eval_files_it_cannot_read(tmp_path):
     """An eval JSON from another metric version or without its recipe stops the report with one line."""
     evals = tmp_path / "evals"
-    write_json(evals / "old.json", {"metric_version": METRIC_VERSION - 1, "model": "old", "model_dir": "m", "eval_format": "chat",
-                                    "recipe": [], "train": {}, "test": {}, "unseen": {}})
-    args = ("--metrics", str(evals), "--pred_dir", str(tmp_path), "--out_dir", str(tmp_path / "out"))
+    old = {"metric_version": METRIC_VERSION - 1, "task": "story_qa", "model": "old", "model_dir": "m",
+           "eval_format": "chat", "recipe": [], "splits": ["test"], "test": {}}
+    write_json(evals / "old.json", old)
+    args = ("--params", str(write_params(tmp_path, tiny_params())), "--metrics", str(evals), "--pred_dir",
+            str(tmp_path), "--out_dir", str(tmp_path / "out"))
     result = run_script("report.py", *args, check=False)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: scored by another metric version than this code's {METRIC_VERSION}: {evals / 'old.json'} (version {METRIC_VERSION - 1}); "
-        "rerun their eval stages (dvc repro)"]
+        f"error: scored by another metric version than story_qa's {METRIC_VERSION}: {evals / 'old.json'} (version "
+        f"{METRIC_VERSION - 1}); rerun their eval stages (dvc repro)"]
     write_json(evals / "old.json", {"metric_version": METRIC_VERSION, "model": "old"})
     result = run_script("report.py", *args, check=False)
-    assert result.returncode == 2 and "old.json: missing field(s) model_dir, eval_format, recipe" in result.stderr
+    assert result.returncode == 2 and "old.json: missing field(s) task, model_dir, eval_format, recipe" in result.stderr
 
 
 def test_config_cli_validates_the_whole_file(tmp_path):
-    params = tiny_params()
-    params["eval"]["rouge_thresh"] = 2
+    params = _set(tiny_params(), "tasks.word_math.eval.num_samples", -1)
     result = subprocess.run([sys.executable, "-m", "storylab.config", str(write_params(tmp_path, params))],
                             capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 2
-    assert "eval.rouge_thresh: Input should be less than or equal to 1" in result.stderr
+    assert "tasks.word_math.eval.num_samples: Input should be greater than or equal to 0" in result.stderr
 
 
 def test_set_overrides_are_typed_and_validated(tmp_path):
     path = write_params(tmp_path, tiny_params())
-    assert load_section("train_sft", path, ["train_sft.max_steps=7"]).max_steps == 7
-    assert load_section("model", path, ["model.tiny.hidden_size=64"]).tiny.hidden_size == 64
-    with pytest.raises(StorylabError, match=r"--set train_sft.max_steps=many: train_sft.max_steps: Input should be"):
-        load_section("train_sft", path, ["train_sft.max_steps=many"])
+    assert load(path, "train_sft", overrides=["train_sft.max_steps=7"]).max_steps == 7
+    assert load(path, "model", overrides=["model.tiny.hidden_size=64"]).tiny.hidden_size == 64
+    assert load(path, "generate_stories", "word_math", ["generate_stories.max_ops=4"]).max_ops == 4
+    with pytest.raises(StorylabError, match=r"--set train_sft.max_steps=many: tasks.story_qa.train_sft.max_steps: Input"):
+        load(path, "train_sft", overrides=["train_sft.max_steps=many"])
     with pytest.raises(StorylabError, match=r"--set trainsft.max_steps=1: expected section.key=value"):
-        load_section("train_sft", path, ["trainsft.max_steps=1"])
+        load(path, "train_sft", overrides=["trainsft.max_steps=1"])
 
 
 @pytest.mark.parametrize("change,expected", [
     (lambda v: v["rl"]["sftrl"].update(start="sft-long"), "variants: rl.sftrl.start: 'sft-long' is not an sft variant"),
     (lambda v: v["rl"]["sftrl"].update(format="plain"), "rl.sftrl.format must be the train format of its start model"),
     (lambda v: v["eval"]["sft"].update(model="nothing"), "eval.sft.model: 'nothing' is not an sft or rl variant"),
+    (lambda v: v["sft"]["sft"].update(task="word_math"), "sft.sft.task: 'word_math' has no scale entry"),
 ])
 def test_variants_section_checks_its_references(tmp_path, change, expected):
     params = tiny_params()
     change(params["variants"])
     with pytest.raises(StorylabError) as info:
-        load_section("variants", write_params(tmp_path, params))
+        validate_all(write_params(tmp_path, params))
     assert expected in str(info.value)
 
 
 def test_variant_turns_a_recipe_into_overrides(tmp_path):
-    path = write_params(tmp_path, tiny_params())
-    args = type("Args", (), {"params": path, "overrides": ["train_sft.seed=3"]})
-    from storylab.config import overrides_from
+    from storylab.config.loader import load_file
+    from storylab.config.variants import variant_overrides
 
-    args.variant = "sft.sft"
-    assert overrides_from(args) == ["train_sft.max_steps=3", "train_sft.completion_only_loss=true",
-                                    "model.prompt_format=chat", "train_sft.seed=3"]
-    args.variant = "sft.base"
-    assert load_section("train_sft", path, overrides_from(args)).max_steps == 0
-    args.variant = "eval.sft-plain-eval"
-    assert load_section("model", path, overrides_from(args)).prompt_format == "plain"
-    args.variant = "rl.sft-long"
+    path = write_params(tmp_path, tiny_params())
+    data = load_file(path)
+    assert variant_overrides(data, str(path), "sft.sft", "story_qa") == [
+        "train_sft.max_steps=3", "train_sft.completion_only_loss=true", "model.prompt_format=chat"]
+    assert load(path, "train_sft", overrides=variant_overrides(data, str(path), "sft.base", "story_qa")).max_steps == 0
+    overrides = variant_overrides(data, str(path), "eval.sft-plain-eval", "story_qa")
+    assert load(path, "model", overrides=overrides).prompt_format == "plain"
+    assert load(path, "generate_stories", overrides=variant_overrides(data, str(path), "scale.story_qa",
+                                                                      "story_qa")).num_entities == 12
     with pytest.raises(StorylabError, match=r"--variant rl.sft-long: .* has no variants.rl.sft-long; known: sftrl"):
-        overrides_from(args)
+        variant_overrides(data, str(path), "rl.sft-long", "story_qa")
+    with pytest.raises(StorylabError, match=r"--variant sft.sft: a recipe of task 'story_qa', but the stage runs --task"):
+        variant_overrides(data, str(path), "sft.sft", "word_math")

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from conftest import run_script, tiny_params
-from storylab.config import load_section
+from storylab.config import load_params
 from storylab.modeling import build_tiny_model, load_pretrained, train_tiny_tokenizer
 from storylab.prompts import format_prompt
 
@@ -17,7 +17,7 @@ def data_dir(tmp_path_factory):
     params.write_text(yaml.safe_dump(tiny_params()))
     run_script("generate_stories.py", "--params", str(params), "--out_dir", str(root / "stories"),
                "--metrics", str(root / "stories.json"))
-    run_script("build_qa.py", "--params", str(params), "--entities", str(root / "stories/entities.jsonl"),
+    run_script("build_qa.py", "--params", str(params), "--raw_dir", str(root / "stories"),
                "--out_dir", str(root / "qa"), "--metrics", str(root / "qa.json"))
     return root
 
@@ -29,7 +29,7 @@ def local_model(data_dir, tmp_path_factory):
     params = tiny_params()
     params_path = data_dir / "model_params.yaml"
     params_path.write_text(yaml.safe_dump(params))
-    model_params = load_section("model", params_path)
+    model_params = load_params(params_path, "story_qa", ("model",)).model
     stories = [json.loads(line)["text"] for line in (data_dir / "stories/stories.jsonl").read_text().splitlines()]
     tokenizer = train_tiny_tokenizer(stories, model_params.tiny.vocab_size)
     build_tiny_model(model_params, tokenizer, seed=0).save_pretrained(path)
@@ -40,7 +40,7 @@ def local_model(data_dir, tmp_path_factory):
 def test_tiny_tokenizer_chat_template_and_round_trip(local_model):
     params_path = local_model.parent / "p.yaml"
     params_path.write_text(yaml.safe_dump(tiny_params()))
-    model, tokenizer = load_pretrained(str(local_model), load_section("model", params_path))
+    model, tokenizer = load_pretrained(str(local_model), load_params(params_path, "story_qa", ("model",)).model)
     prompt = format_prompt(tokenizer, "Where was Aldith Varnholt born?", "chat")
     assert prompt == "<|user|>Where was Aldith Varnholt born?<|eos|><|assistant|>"
     text = "Aldith Varnholt was born in Castle Dunmere."
@@ -52,16 +52,15 @@ def test_lora_sft_rl_eval_on_a_local_pretrained_model(data_dir, local_model, tmp
                                 "lora": {"enabled": True, "r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}})
     params_path = tmp_path / "params.yaml"
     params_path.write_text(yaml.safe_dump(params))
-    run_script("train_sft.py", "--params", str(params_path), "--stories", str(data_dir / "stories/stories.jsonl"),
-               "--qa_train", str(data_dir / "qa/train.jsonl"), "--out_dir", str(tmp_path / "sft"),
-               "--live_dir", str(tmp_path / "live_sft"))
+    run_script("train_sft.py", "--params", str(params_path), "--data_dir", str(data_dir / "qa"),
+               "--out_dir", str(tmp_path / "sft"), "--live_dir", str(tmp_path / "live_sft"))
     assert (tmp_path / "sft/adapter_config.json").is_file()  # adapters saved, not a full copy
     run_script("train_rl.py", "--params", str(params_path), "--sft_dir", str(tmp_path / "sft"),
-               "--qa_dir", str(data_dir / "qa"), "--out_dir", str(tmp_path / "rl"),
+               "--data_dir", str(data_dir / "qa"), "--out_dir", str(tmp_path / "rl"),
                "--live_dir", str(tmp_path / "live_rl"), "--metrics", str(tmp_path / "rl.json"))
     assert 0 <= json.loads((tmp_path / "rl.json").read_text())["mean_frac_reward_zero_std"] <= 1
     run_script("eval_accuracy_plus.py", "--params", str(params_path), "--model_dir", str(tmp_path / "rl"),
-               "--name", "rl", "--qa_dir", str(data_dir / "qa"), "--pred_dir", str(tmp_path / "pred"),
+               "--name", "rl", "--data_dir", str(data_dir / "qa"), "--pred_dir", str(tmp_path / "pred"),
                "--out", str(tmp_path / "eval.json"))
     result = json.loads((tmp_path / "eval.json").read_text())
     assert result["test"]["all"]["count"] == len((data_dir / "qa/test.jsonl").read_text().splitlines())
@@ -75,10 +74,10 @@ def test_dpo_trains_against_the_frozen_start_and_scores_heldout_pairs(data_dir, 
 
     params = tiny_params(model={"name_or_path": str(local_model),
                                 "lora": {"enabled": lora, "r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}},
-                         train_rl={"method": "dpo", "learning_rate": 1e-2})
+                         tasks={"story_qa": {"train_rl": {"method": "dpo", "learning_rate": 1e-2}}})
     params_path = tmp_path / "params.yaml"
     params_path.write_text(yaml.safe_dump(params))
-    run_script("train_rl.py", "--params", str(params_path), "--sft_dir", str(local_model), "--qa_dir",
+    run_script("train_rl.py", "--params", str(params_path), "--sft_dir", str(local_model), "--data_dir",
                str(data_dir / "qa"), "--out_dir", str(tmp_path / "dpo"), "--live_dir", str(tmp_path / "live"),
                "--metrics", str(tmp_path / "dpo.json"))
     result = json.loads((tmp_path / "dpo.json").read_text())
@@ -87,7 +86,7 @@ def test_dpo_trains_against_the_frozen_start_and_scores_heldout_pairs(data_dir, 
     assert 0 <= result["heldout_preference_accuracy"] <= 1
     # The policy moved away from the reference, so the implicit rewards are no longer all zero.
     assert result["heldout_reward_chosen"] != 0 or result["heldout_reward_rejected"] != 0
-    model_params = load_section("model", params_path)
+    model_params = load_params(params_path, "story_qa", ("model",)).model
     start, _ = load_pretrained(str(local_model), model_params)
     trained, _ = load_pretrained(str(tmp_path / "dpo"), model_params)
     assert any(not torch.equal(a, b) for a, b in zip(start.state_dict().values(), trained.state_dict().values()))

@@ -1,4 +1,4 @@
-"""`make smoke`: the whole DAG on tiny params in a temporary copy of the repo, through dvc itself."""
+"""`make smoke`: the whole DAG, every task, on tiny params in a temporary copy of the repo, through dvc itself."""
 import json
 import os
 import shutil
@@ -27,10 +27,17 @@ def stages_run(output):
     return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
 
 
-def set_param(repo, section, key, value):
+def set_param(repo, dotted, value):
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params[section][key] = value
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    *parents, key = dotted.split(".")
+    node = params
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[key] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +47,10 @@ def repo(tmp_path_factory):
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
                            text=True, check=True).stdout.split()
     for name in files:
-        if (REPO / name).is_file() and not name.startswith(("metrics/", "dvclive/")) and name != "dvc.lock":
+        if (REPO / name).is_file() and not name.startswith(("metrics/", "dvclive/")) and not name.endswith("dvc.lock"):
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, root / name)
-    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
     sh("git", "init", "-q", cwd=root)
     sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "x", "--allow-empty", cwd=root)
     sh("git", "add", "-A", cwd=root)
@@ -52,85 +59,111 @@ def repo(tmp_path_factory):
     return root, first
 
 
-def test_full_dag_runs_and_writes_versioned_metrics(repo):
+TASKS = ("story_qa", "word_math")
+STAGES = {f"{stage}@{task}" for task in TASKS for stage in ("generate_stories", "build_qa", "train_sft", "report")}
+STAGES |= {f"train_rl@{task}-{run}" for task in TASKS for run in ("rl", "control")}
+STAGES |= {f"eval_accuracy_plus@{task}-{model}" for task in TASKS for model in ("sft", "rl", "control")}
+
+
+def test_full_dag_runs_every_task_and_writes_versioned_metrics(repo):
     root, output = repo
-    assert stages_run(output) == {"generate_stories", "build_qa", "train_sft", "train_rl",
-                                  "eval_accuracy_plus@sft", "eval_accuracy_plus@rl", "report"}
-    for model in ("sft", "rl"):
-        metrics = json.loads((root / f"metrics/eval_{model}.json").read_text())
-        assert metrics["metric_version"] >= 1
-        assert set(metrics) >= {"train", "test", "unseen"}
-        assert "chance_exact_match" in metrics["unseen"]
-        assert (root / f"data/predictions/{model}/test.jsonl").is_file()
-    summary = (root / "metrics/summary.md").read_text()
+    assert stages_run(output) == STAGES
+    for task in TASKS:
+        for model in ("sft", "rl", "control"):
+            metrics = json.loads((root / f"metrics/{task}/eval/{model}.json").read_text())
+            assert metrics["metric_version"] >= 1 and metrics["task"] == task
+            assert (root / f"data/{task}/predictions/{model}/test.jsonl").is_file()
+        for name in ("comparison.csv", "error_analysis.md", "accuracy_bar.png", "accuracy_grouped.png",
+                     "eval_template_scatter.png", "summary.md"):
+            assert (root / f"metrics/{task}/report/{name}").stat().st_size > 0
+        headline = json.loads((root / f"metrics/{task}/headline.json").read_text())
+        assert set(headline) == {"metric_version", "sft", "rl", "control", "rl_minus_sft", "rl_minus_control"}
+        assert (root / f"dvclive/{task}/train_sft/plots/metrics/train/loss.tsv").is_file()
+    story = json.loads((root / "metrics/story_qa/eval/sft.json").read_text())
+    assert set(story["splits"]) == {"train", "test", "unseen"} and "chance_exact_match" in story["unseen"]
+    summary = (root / "metrics/story_qa/report/summary.md").read_text()
     assert "| model " in summary and "GRPO (2 steps): mean reward" in summary and "rl minus sft" in summary
-    for name in ("comparison.csv", "error_analysis.md", "accuracy_bar.png", "accuracy_grouped.png",
-                 "eval_template_scatter.png"):
-        assert (root / "metrics" / name).stat().st_size > 0
-    rl = json.loads((root / "metrics/train_rl.json").read_text())
-    assert rl["method"] == "grpo" and 0 <= rl["mean_frac_reward_zero_std"] <= 1
-    assert (root / "dvclive/train_sft/plots/metrics/train/loss.tsv").is_file()
-    shown = sh(DVC, "metrics", "show", "--json", cwd=root)
-    assert "eval_sft.json" in shown
+    assert "SFT continued for 2 more steps" in summary
+    math = json.loads((root / "metrics/word_math/eval/rl.json").read_text())
+    assert {"pass_at_2", "sampled_correct", "correct", "no_marker"} <= set(math["test"]["all"])
+    assert math["recipe"][0]["selected_by"] == "validation score"  # the SFT checkpoint was picked on validation
+    rl = json.loads((root / "metrics/word_math/train_rl.json").read_text())
+    assert rl["method"] == "grpo" and len(rl["reward_over_steps"]) == 2
+    # `dvc metrics show` prints the headlines only: one small file per task
+    shown = json.loads(sh(DVC, "metrics", "show", "--json", cwd=root))
+    files = {name for rev in shown.values() for name in rev["data"]}
+    assert files == {f"metrics/{task}/headline.json" for task in TASKS}
 
 
 def test_second_repro_does_nothing_and_params_rerun_only_their_stages(repo):
     root, _ = repo
     assert stages_run(sh(DVC, "repro", cwd=root)) == set()
-    set_param(root, "eval", "rouge_thresh", 0.7 if tiny_params()["eval"]["rouge_thresh"] != 0.7 else 0.6)
-    assert stages_run(sh(DVC, "repro", "--dry", cwd=root)) == {"eval_accuracy_plus@sft", "eval_accuracy_plus@rl",
-                                                               "report"}
-    sh("git", "checkout", "params.yaml", cwd=root)
     # A dry run lists the stages whose own deps changed (downstream ones follow once outputs change).
-    current = yaml.safe_load((root / "params.yaml").read_text())["train_sft"]["learning_rate"]
-    set_param(root, "train_sft", "learning_rate", current * 2)
-    assert stages_run(sh(DVC, "repro", "--dry", cwd=root)) == {"train_sft"}
+    set_param(root, "tasks.story_qa.score.rouge_thresh", 0.7)
+    assert stages_run(sh(DVC, "repro", "--dry", cwd=root)) == {
+        "train_rl@story_qa-rl", "train_rl@story_qa-control", "eval_accuracy_plus@story_qa-sft",
+        "eval_accuracy_plus@story_qa-rl", "eval_accuracy_plus@story_qa-control"}
+    sh("git", "checkout", "params.yaml", cwd=root)
+    set_param(root, "tasks.story_qa.train_sft.learning_rate", 0.002)  # the control continues SFT with these settings
+    assert stages_run(sh(DVC, "repro", "--dry", cwd=root)) == {"train_sft@story_qa", "train_rl@story_qa-rl",
+                                                               "train_rl@story_qa-control"}
+    sh("git", "checkout", "params.yaml", cwd=root)
+    set_param(root, "tasks.word_math.generate_stories.max_operand", 9)  # another task's data: its stages only
+    assert stages_run(sh(DVC, "repro", "--dry", cwd=root)) == {"generate_stories@word_math"}
+    sh("git", "checkout", "params.yaml", cwd=root)
+    set_param(root, "eval.batch_size", 8)  # a shared default: every task that reads it
+    assert stages_run(sh(DVC, "repro", "--dry", cwd=root)) == {
+        f"eval_accuracy_plus@{task}-{model}" for task in TASKS for model in ("sft", "rl", "control")} | {
+        f"report@{task}" for task in TASKS}
     sh("git", "checkout", "params.yaml", cwd=root)
 
 
 def test_same_params_same_metrics(repo):
     root, _ = repo
-    before = {p.name: p.read_bytes() for p in (root / "metrics").glob("*.json")}
-    sh(DVC, "repro", "--force", cwd=root)
-    after = {p.name: p.read_bytes() for p in (root / "metrics").glob("*.json")}
+    before = {p: p.read_bytes() for p in (root / "metrics").rglob("*.json")}
+    sh(DVC, "repro", "--force", "report@story_qa", cwd=root)
+    after = {p: p.read_bytes() for p in (root / "metrics").rglob("*.json")}
     assert before == after
 
 
 def test_experiment_with_override_is_listed(repo):
     root, _ = repo
     sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "results", "--allow-empty", cwd=root)
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "outputs", "--allow-empty", cwd=root)
     # The ablation's settings: method none copies the SFT model, so both evaluations agree.
-    sh(DVC, "exp", "run", "-S", "train_sft.max_steps=2", "-S", "train_rl.method=none", cwd=root)
+    # `++` adds a key to the task's overrides (a plain -S only changes keys that are already written there).
+    sh(DVC, "exp", "run", "-S", "++tasks.story_qa.train_sft.max_steps=2", "-S", "++tasks.story_qa.train_rl.method=none",
+       "report@story_qa", cwd=root)
     table = sh(DVC, "exp", "show", "--csv", cwd=root)
-    assert "train_sft.max_steps" in table and "test.all.exact_match.mean" in table
-    sft, rl = (json.loads((root / f"metrics/eval_{m}.json").read_text()) for m in ("sft", "rl"))
-    assert sft["test"] == rl["test"] and json.loads((root / "metrics/rl_vs_sft.json").read_text())[
-        "test_exact_match"]["difference"] == 0.0
+    assert "tasks.story_qa.train_sft.max_steps" in table and "sft.test" in table
+    sft, rl = (json.loads((root / f"metrics/story_qa/eval/{m}.json").read_text()) for m in ("sft", "rl"))
+    assert sft["test"] == rl["test"]
+    assert json.loads((root / "metrics/story_qa/headline.json").read_text())["rl_minus_sft"]["difference"] == 0.0
 
 
 def test_variants_pipeline_runs_each_recipe_and_reruns_only_a_changed_one(repo):
     root, _ = repo
     output = sh(DVC, "repro", "variants/dvc.yaml", cwd=root)
     assert stages_run(output) == {f"variants/dvc.yaml:{stage}" for stage in (
-        "generate_stories", "build_qa", "train_sft@base", "train_sft@sft", "train_rl@sftrl",
+        "generate_stories@story_qa", "build_qa@story_qa", "train_sft@base", "train_sft@sft", "train_rl@sftrl",
         "eval_accuracy_plus@base", "eval_accuracy_plus@sft", "eval_accuracy_plus@sft-plain-eval",
-        "eval_accuracy_plus@sftrl", "report")}
-    evals = {name: json.loads((root / f"metrics/variants/eval/{name}.json").read_text())
+        "eval_accuracy_plus@sftrl", "report@story_qa")}
+    evals = {name: json.loads((root / f"metrics/variants/story_qa/eval/{name}.json").read_text())
              for name in ("base", "sft", "sft-plain-eval", "sftrl")}
     assert evals["base"]["recipe"] == []
     assert [stage["stage"] for stage in evals["sftrl"]["recipe"]] == ["sft", "grpo"]
     assert evals["sft"]["recipe"][0]["steps"] == 3  # length 1 x base_sft_steps
     assert (evals["sft"]["eval_format"], evals["sft-plain-eval"]["eval_format"]) == ("chat", "plain")
-    assert json.loads((root / "metrics/variants/stories.json").read_text())["entities_with_story"] == 12
-    comparison = (root / "metrics/variants/report/comparison.csv").read_text()
+    stories = json.loads((root / "metrics/variants/story_qa/generate_stories.json").read_text())
+    assert stories["entities_with_story"] == 12
+    comparison = (root / "metrics/variants/story_qa/report/comparison.csv").read_text()
     assert "untuned" in comparison and "sft+grpo" in comparison
-    analysis = (root / "metrics/variants/report/error_analysis.md").read_text()
+    analysis = (root / "metrics/variants/story_qa/report/error_analysis.md").read_text()
     header = [cell.strip() for cell in analysis.split("\n| question")[1].split("\n")[0].split("|")[1:-1]]
     assert sorted(header) == sorted(["gold", "base", "sft", "sft-plain-eval", "sftrl"])
 
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["variants"]["eval"]["sft-plain-eval"]["format"] = "chat"
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    set_param(root, "variants.eval.sft-plain-eval.format", "chat")
     assert stages_run(sh(DVC, "repro", "--dry", "variants/dvc.yaml", cwd=root)) == {
         "variants/dvc.yaml:eval_accuracy_plus@sft-plain-eval"}
     sh("git", "checkout", "params.yaml", cwd=root)

@@ -7,8 +7,8 @@ from trl import SFTConfig, SFTTrainer
 from conftest import tiny_params
 from storylab.config import ModelParams, TrainSFTParams
 from storylab.modeling import build_tiny_model, train_tiny_tokenizer
-from storylab.prompts import qa_records, story_records
-from storylab.training import sft_config, sft_trainer_class, trainer_defaults
+from storylab.prompts import document_records, sft_records
+from storylab.training import StorylabSFTTrainer, sft_config, trainer_defaults
 
 STORIES = [{"text": "Aldith Varnholt was born in Kelmscar. Lady Varnholt died in Ironbridge."},
            {"text": "Hugh Oakmere served as Royal Falconer. Hugh Oakmere married Sibyl Harte."}]
@@ -20,17 +20,16 @@ QA = [{"question": "Where was Aldith Varnholt born?", "answer": "Kelmscar"},
 def test_model_loss_trainer_matches_trl_loss_on_the_same_batch():
     model_params = ModelParams.model_validate(tiny_params()["model"])
     tokenizer = train_tiny_tokenizer([s["text"] for s in STORIES] + [q["question"] for q in QA], 400)
-    records = story_records(STORIES) + qa_records(tokenizer, QA, model_params)
+    records = document_records(STORIES) + sft_records(tokenizer, QA, model_params)
     config = SFTConfig(output_dir="/tmp/storylab-test-trainer", completion_only_loss=True, max_length=64,
                        per_device_train_batch_size=4, **trainer_defaults(model_params, 0))
     losses = {}
-    for name, trainer_class in (("trl", SFTTrainer), ("model", sft_trainer_class())):
+    for name, trainer_class in (("trl", SFTTrainer), ("model", StorylabSFTTrainer)):
         trainer = trainer_class(model=build_tiny_model(model_params, tokenizer, seed=0), args=config,
                                 train_dataset=Dataset.from_list(records), processing_class=tokenizer)
         batch = next(iter(trainer.get_train_dataloader()))
         assert (batch["labels"] == -100).any() and (batch["labels"] != -100).any()  # prompts are masked
         losses[name] = trainer.compute_loss(trainer.model, batch).item()
-    assert sft_trainer_class() is not SFTTrainer
     assert losses["model"] == pytest.approx(losses["trl"], rel=1e-4)
 
 
@@ -43,10 +42,10 @@ def test_every_update_mixes_stories_and_qa_in_length_grouped_micro_batches():
     stories = [{"text": f"{s['text']} {s['text']} Story {index}."} for index, s in enumerate(STORIES * 8)]
     qa = QA * 24
     tokenizer = train_tiny_tokenizer([s["text"] for s in stories] + [q["question"] for q in qa], 400)
-    trainer = sft_trainer_class()(model=build_tiny_model(model_params, tokenizer, seed=0),
-                                  args=sft_config("/tmp/storylab-test-sampler", params, model_params),
-                                  train_dataset=Dataset.from_list(story_records(stories) + qa_records(tokenizer, qa, model_params)),
-                                  processing_class=tokenizer)
+    trainer = StorylabSFTTrainer(model=build_tiny_model(model_params, tokenizer, seed=0),
+                                 args=sft_config("/tmp/storylab-test-sampler", params, model_params),
+                                 train_dataset=Dataset.from_list(document_records(stories) + sft_records(tokenizer, qa, model_params)),
+                                 processing_class=tokenizer)
     micro_batches = list(trainer.get_train_dataloader())
     assert len(micro_batches) == 2 * (len(stories) + len(qa)) // 8
     for first, second in zip(micro_batches[::2], micro_batches[1::2]):

@@ -1,0 +1,182 @@
+"""params.yaml -> validated, typed sections for one task; every problem is one line naming the key.
+
+Layout: the shared sections (model, train_sft, train_rl, eval, report) at the top are every task's defaults;
+`tasks.<name>` holds the task's own sections (generate_stories, build_qa, score: the task's schema) and an
+override mapping for each shared section (`{}` keeps the defaults). A task's effective section is the default
+with the override merged in, key by key. `--set section.key=value` (a stage flag) and variant recipes write into
+the task's override, so they win over both.
+"""
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from pathlib import Path
+from types import SimpleNamespace
+
+import yaml
+from pydantic import ValidationError
+
+from storylab.config.schema import SHARED_SECTIONS, Section
+from storylab.errors import StorylabError
+
+TOP_LEVEL = (*SHARED_SECTIONS, "tasks", "variants")
+
+
+def read_yaml(path: Path) -> dict:
+    if path.is_dir() or not path.exists():
+        raise StorylabError(f"{path}: params file not found; run from the repo root or pass --params")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise StorylabError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise StorylabError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise StorylabError(f"{path}: expected a mapping of sections ({', '.join(TOP_LEVEL)})")
+    return data
+
+
+def merge(base: dict, override: dict) -> dict:
+    """`base` with `override` merged in key by key (nested mappings merge, anything else replaces)."""
+    result = copy.deepcopy(base)
+    for key, value in override.items():
+        result[key] = merge(result[key], value) if isinstance(value, dict) and isinstance(result.get(key), dict) \
+            else copy.deepcopy(value)
+    return result
+
+
+def apply_overrides(data: dict, task: str, overrides: list[str]) -> dict:
+    """`section.key.sub=value` strings (values parsed as YAML) set into the task's override of that section."""
+    if not overrides:
+        return data
+    from storylab.tasks import get_task
+
+    sections = (*SHARED_SECTIONS, *get_task(task).params)
+    data = copy.deepcopy(data)
+    for override in overrides:
+        dotted, sep, raw = override.partition("=")
+        keys = dotted.split(".")
+        if not sep or len(keys) < 2 or keys[0] not in sections:
+            raise StorylabError(f"--set {override}: expected section.key=value with a section of {', '.join(sections)}")
+        node = data.setdefault("tasks", {}).setdefault(task, {}).setdefault(keys[0], {})
+        for key in keys[1:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise StorylabError(f"--set {override}: {key} is not a mapping in the params file")
+        node[keys[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def _lookup(data: dict, keys) -> bool:
+    for key in keys:
+        if not isinstance(data, dict) or key not in data:
+            return False
+        data = data[key]
+    return True
+
+
+def one_line(source: str, where: tuple[str, ...], exc: ValidationError, model: type[Section],
+             override: dict | None = None) -> str:
+    """The first validation error as `file: dotted.key: what is wrong`. For a merged section, the key is named
+    where it was written: the task's override (`where`) when it sets it there, else the shared default."""
+    err = exc.errors()[0]
+    loc = tuple(str(part) for part in err["loc"])
+    prefix = where if override is None or _lookup(override, loc[:1]) else where[-1:]
+    dotted = ".".join((*prefix, *loc))
+    if err["type"] == "extra_forbidden":
+        parent = model
+        for part in err["loc"][:-1]:
+            parent = parent.model_fields[part].annotation
+        allowed = ", ".join(getattr(parent, "model_fields", {}))
+        return f"{source}: {dotted}: unknown key; allowed keys here: {allowed}"
+    if err["type"] == "missing":
+        return f"{source}: {dotted}: missing; add it (see the comments in params.yaml)"
+    got = f" (got {err['input']!r})" if err["type"] != "value_error" else ""
+    return f"{source}: {dotted}: {err['msg'].removeprefix('Value error, ')}{got}"
+
+
+def _validate(model: type[Section], data, source: str, where: tuple[str, ...], override: dict | None = None):
+    if not isinstance(data, dict):
+        raise StorylabError(f"{source}: {'.'.join(where)}: expected a mapping, got {type(data).__name__} ({data!r})")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise StorylabError(one_line(source, where, exc, model, override)) from None
+
+
+def task_sections(data: dict, task: str, source: str) -> dict[str, Section]:
+    """Every section of one task, validated: its own (task schema) and the shared ones merged with its overrides."""
+    from storylab.tasks import get_task, registered
+
+    if task not in registered():
+        raise StorylabError(f"{source}: unknown task {task!r}; registered tasks: {', '.join(registered())}")
+    task_obj = get_task(task)
+    entry = data.get("tasks", {}).get(task)
+    if not isinstance(entry, dict):
+        raise StorylabError(f"{source}: tasks.{task}: missing; add the task's sections (see params.yaml)")
+    expected = (*task_obj.params, *SHARED_SECTIONS)
+    unknown = [key for key in entry if key not in expected]
+    if unknown:
+        raise StorylabError(f"{source}: tasks.{task}.{unknown[0]}: unknown section; allowed: {', '.join(expected)}")
+    sections = {}
+    for name in expected:
+        if name not in entry:
+            hint = "" if name in task_obj.params else " ({} keeps the shared defaults)"
+            raise StorylabError(f"{source}: tasks.{task}.{name}: missing; add it{hint}")
+        own = entry[name] if entry[name] is not None else {}
+        if name in task_obj.params:
+            sections[name] = _validate(task_obj.params[name], own, source, ("tasks", task, name))
+        else:
+            if not isinstance(own, dict):
+                raise StorylabError(f"{source}: tasks.{task}.{name}: expected a mapping of overrides, got {own!r}")
+            sections[name] = _validate(SHARED_SECTIONS[name], merge(data[name], own), source,
+                                       ("tasks", task, name), override=own)
+    task_obj.check_params(SimpleNamespace(**sections), source)
+    return sections
+
+
+def validate_data(data: dict, source: str) -> None:
+    """The whole file: known sections, shared defaults complete, every task and the variants section valid."""
+    unknown = [key for key in data if key not in TOP_LEVEL]
+    if unknown:
+        raise StorylabError(f"{source}: {unknown[0]}: unknown section; allowed: {', '.join(TOP_LEVEL)}")
+    for name, model in SHARED_SECTIONS.items():
+        if name not in data:
+            raise StorylabError(f"{source}: section {name!r} missing; add it (see the README)")
+        _validate(model, data[name], source, (name,))
+    if not isinstance(data.get("tasks"), dict) or not data["tasks"]:
+        raise StorylabError(f"{source}: tasks: missing or empty; list at least one task (see params.yaml)")
+    for task in data["tasks"]:
+        task_sections(data, task, source)
+    if "variants" in data:
+        from storylab.config.variants import validate_variants
+
+        validate_variants(data, source)
+
+
+@lru_cache(maxsize=8)
+def _validated_file(path: str, mtime: float) -> dict:
+    data = read_yaml(Path(path))
+    validate_data(data, path)
+    return data
+
+
+def load_file(path: str | Path) -> dict:
+    """The params mapping, after validating the whole file (cached per process)."""
+    path = Path(path)
+    return _validated_file(str(path), path.stat().st_mtime if path.is_file() else 0.0)
+
+
+def load_params(path: str | Path, task: str, sections: tuple[str, ...], overrides: list[str] | None = None):
+    """The named sections of one task, validated, as attributes (params.train_sft, ...). The whole file is
+    validated first, so a typo anywhere stops every stage in a second."""
+    data = load_file(path)
+    source = f"{path} with --set {' '.join(overrides)}" if overrides else str(path)
+    every = task_sections(apply_overrides(data, task, overrides or []), task, source)
+    return SimpleNamespace(**{name: every[name] for name in sections})
+
+
+def validate_all(path: str | Path = "params.yaml") -> dict:
+    return load_file(path)

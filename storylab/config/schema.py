@@ -1,0 +1,126 @@
+"""The params sections every task shares (their defaults are the top-level sections of params.yaml; a task's
+`tasks.<name>.<section>` overrides keys of them). Unknown keys and silent type coercion ("5" for 5) are errors."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class TinyModelParams(Section):
+    vocab_size: int = Field(ge=300)
+    individual_digits: bool
+    hidden_size: int = Field(ge=8)
+    intermediate_size: int = Field(ge=8)
+    num_hidden_layers: int = Field(ge=1)
+    num_attention_heads: int = Field(ge=1)
+    max_position_embeddings: int = Field(ge=32)
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self):
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError("hidden_size must be a multiple of num_attention_heads")
+        return self
+
+
+class LoraParams(Section):
+    enabled: bool
+    r: int = Field(ge=1)
+    alpha: int = Field(ge=1)
+    dropout: float = Field(ge=0, lt=1)
+    target_modules: str | list[str]
+
+
+class ModelParams(Section):
+    name_or_path: str = Field(min_length=1)
+    dtype: Literal["float32", "bfloat16", "float16"]
+    load_in_4bit: bool
+    prompt_format: Literal["chat", "plain"]
+    chat_template_kwargs: dict[str, bool | int | float | str]
+    tiny: TinyModelParams
+    lora: LoraParams
+
+    @model_validator(mode="after")
+    def _qlora_needs_lora(self):
+        if self.load_in_4bit and not self.lora.enabled:
+            raise ValueError("load_in_4bit (QLoRA) trains LoRA adapters: set model.lora.enabled: true")
+        return self
+
+
+class TrainSFTParams(Section):
+    seed: int = Field(ge=0)
+    mix_qa: bool
+    completion_only_loss: bool
+    num_train_epochs: float = Field(gt=0)
+    max_steps: int = Field(ge=-1)
+    learning_rate: float = Field(gt=0)
+    lr_scheduler_type: Literal["linear", "cosine", "constant", "constant_with_warmup"]
+    warmup_steps: float = Field(ge=0)
+    weight_decay: float = Field(ge=0)
+    per_device_train_batch_size: int = Field(ge=1)
+    gradient_accumulation_steps: int = Field(ge=1)
+    max_length: int = Field(ge=16)
+    logging_steps: int = Field(ge=1)
+    select_every: int = Field(ge=0)
+    select_metric: Literal["loss", "score"]
+    select_patience: int = Field(ge=0)
+
+
+class GRPOParams(Section):
+    rewards: list[str] = Field(min_length=1)
+    num_generations: int = Field(ge=2)
+    max_completion_length: int = Field(ge=1)
+    temperature: float = Field(gt=0)
+    beta: float = Field(ge=0)
+
+
+class DPOParams(Section):
+    beta: float = Field(gt=0)
+    label_smoothing: float = Field(ge=0, lt=0.5)
+
+
+class TrainRLParams(Section):
+    method: Literal["none", "grpo", "dpo"]
+    seed: int = Field(ge=0)
+    max_steps: int = Field(ge=1)
+    learning_rate: float = Field(gt=0)
+    per_device_train_batch_size: int = Field(ge=1)
+    logging_steps: int = Field(ge=1)
+    control_steps: int = Field(ge=0)
+    grpo: GRPOParams
+    dpo: DPOParams
+
+    @model_validator(mode="after")
+    def _whole_groups(self):
+        if self.method == "grpo" and self.per_device_train_batch_size % self.grpo.num_generations:
+            raise ValueError("per_device_train_batch_size must be a multiple of grpo.num_generations")
+        return self
+
+
+class EvalParams(Section):
+    batch_size: int = Field(ge=1)
+    max_new_tokens: int = Field(ge=1)
+    max_per_split: int = Field(ge=0)
+    num_samples: int = Field(ge=0)
+    sample_temperature: float = Field(gt=0)
+    bootstrap_resamples: int = Field(ge=100)
+    seed: int = Field(ge=0)
+
+
+class ReportParams(Section):
+    pass_threshold: float = Field(ge=0, le=1)
+    error_analysis_questions: int = Field(ge=1)
+
+
+# The sections every task has: top-level defaults, overridden per task.
+SHARED_SECTIONS: dict[str, type[Section]] = {
+    "model": ModelParams,
+    "train_sft": TrainSFTParams,
+    "train_rl": TrainRLParams,
+    "eval": EvalParams,
+    "report": ReportParams,
+}

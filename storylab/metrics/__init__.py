@@ -1,0 +1,1 @@
+"""Scoring building blocks shared by every task: text matching, numeric answers, statistics."""

@@ -1,0 +1,57 @@
+"""Text matching (the seed's eval_accuracy_plus definitions): both strings are normalised (lowercase,
+punctuation removed, whitespace collapsed) before they are compared."""
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter
+from functools import lru_cache
+
+from rouge_score import rouge_scorer
+
+
+def normalize(text: str) -> str:
+    text = re.sub(r"[^\w\s]", "", text.lower())
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def tokens(text: str) -> list[str]:
+    return normalize(text).split()
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    return float(normalize(prediction) == normalize(gold))
+
+
+def relaxed_match(prediction: str, gold: str, short_thresh: int) -> float:
+    """Exact match, or for a short gold answer, containment either way (an empty prediction never counts)."""
+    pred, ref = normalize(prediction), normalize(gold)
+    if pred == ref:
+        return 1.0
+    if not pred or not ref or len(ref.split()) > short_thresh:
+        return 0.0
+    return float(ref in pred or pred in ref)
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    pred, ref = tokens(prediction), tokens(gold)
+    if not pred and not ref:
+        return 1.0
+    overlap = sum((Counter(pred) & Counter(ref)).values())
+    if overlap == 0:
+        return 0.0
+    precision, recall = overlap / len(pred), overlap / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+@lru_cache(maxsize=1)
+def _rouge() -> rouge_scorer.RougeScorer:
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def rouge_l(prediction: str, gold: str) -> float:
+    return _rouge().score(normalize(gold), normalize(prediction))["rougeL"].fmeasure
+
+
+def difflib_ratio(prediction: str, gold: str) -> float:
+    return difflib.SequenceMatcher(None, normalize(prediction), normalize(gold)).ratio()

@@ -1,0 +1,115 @@
+"""What a task is. The stages are task-agnostic: they call these hooks, and a task folder fills them in.
+
+Data layout a task's build_qa writes (and its other stages read), in `data/<task>/qa/`:
+    <split>.jsonl              one record per question: `id`, `question` (the user's message), `answer` (the
+                               target completion and the gold the scorer compares against), any task fields
+    documents.jsonl            optional: plain texts trained on with the loss on every token (story_qa's stories)
+    preferences_<split>.jsonl  optional: DPO pairs `question`, `chosen`, `rejected`
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, ClassVar
+
+from storylab.config.schema import Section
+from storylab.errors import StorylabError
+from storylab.io import read_jsonl
+from storylab.metrics.stats import mean_ci
+
+RECORD_FIELDS = ("id", "question", "answer")
+
+
+class Task:
+    """A task: its generator, prompts, answer check, metrics and reward. Subclasses set the class attributes and
+    override `generate`, `build`, `score_item`; everything else has a default that fits most tasks."""
+
+    name: ClassVar[str]
+    metric_version: ClassVar[int]
+    # The task's own params sections (tasks.<name>.<section> in params.yaml), validated by these models.
+    params: ClassVar[dict[str, type[Section]]]
+    splits: ClassVar[tuple[str, ...]] = ("train", "validation", "test")
+    heldout_split: ClassVar[str] = "test"
+    # The item metric of the headline, the binary check that is also the default GRPO reward ("correct").
+    primary_metric: ClassVar[str] = "correct"
+    # Item metrics that may serve as GRPO rewards (train_rl.grpo.rewards); each is in [0, 1].
+    reward_metrics: ClassVar[tuple[str, ...]] = ("correct",)
+
+    # -- data: generate_stories and build_qa ------------------------------------------------------------
+    def generate(self, params) -> dict[str, list[dict]]:
+        """The raw data (file stem -> records) from the task's generate_stories params."""
+        raise NotImplementedError
+
+    def build(self, params, raw_dir: Path) -> dict[str, list[dict]]:
+        """Everything training and evaluation read (file stem -> records: the splits, `documents`,
+        `preferences_<split>`), from the raw data and the task's build_qa params."""
+        raise NotImplementedError
+
+    def load(self, split: str, data_dir: str | Path) -> list[dict]:
+        if split not in self.splits:
+            raise ValueError(f"{self.name} has no split {split!r}; its splits: {', '.join(self.splits)}")
+        return read_jsonl(Path(data_dir) / f"{split}.jsonl", required=RECORD_FIELDS)
+
+    def documents(self, data_dir: str | Path) -> list[dict]:
+        """Texts trained on with the loss on every token, besides the train split (none by default)."""
+        path = Path(data_dir) / "documents.jsonl"
+        return read_jsonl(path, required=("text",)) if path.is_file() else []
+
+    def load_preferences(self, split: str, data_dir: str | Path) -> list[dict] | None:
+        path = Path(data_dir) / f"preferences_{split}.jsonl"
+        return read_jsonl(path, required=("question", "chosen", "rejected")) if path.is_file() else None
+
+    # -- scoring: one scorer for evaluation and the GRPO reward ------------------------------------------
+    def check(self, prediction: str, gold: str, record: dict) -> float:
+        """The task's binary check, 1.0 when the prediction is right: the primary metric of score_item, the default
+        GRPO reward, and what model selection on the validation split maximises (it takes no params)."""
+        raise NotImplementedError
+
+    def score_item(self, prediction: str, gold: str, record: dict, params) -> dict[str, float]:
+        """Per-item metrics of one prediction against the gold answer (and, where the task needs them, the
+        record's other fields); params: the task's `score` section."""
+        raise NotImplementedError
+
+    def score(self, records: list[dict], params, resamples: int, seed: int) -> dict:
+        """Metrics over records holding `gold` and `prediction`: {"all": {count, metric: {mean, ci_low, ci_high}}}.
+        Tasks add subsets or breakdowns."""
+        items = [self.score_item(r["prediction"], r["gold"], r, params) for r in records]
+        return {"all": aggregate(items, resamples, seed)}
+
+    def reward(self, metric: str, params) -> Callable[..., list[float]]:
+        """A TRL reward function: the score_item metric of each completion, so the reward is the evaluation's
+        check. TRL passes the dataset's other columns (reward_columns) as keyword lists."""
+        def reward(completions: list, gold: list[str], prompts=None, completion_ids=None, trainer_state=None,
+                   log_extra=None, log_metric=None, environments=None, **columns) -> list[float]:
+            texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
+            records = [dict(zip(columns, values)) for values in zip(*columns.values())] or [{}] * len(texts)
+            return [self.score_item(text.strip(), answer, record, params)[metric]
+                    for text, answer, record in zip(texts, gold, records)]
+
+        reward.__name__ = metric
+        return reward
+
+    def reward_columns(self, record: dict) -> dict:
+        """The GRPO dataset's columns besides the prompt: the gold answer and what score_item reads of the record."""
+        return {"gold": record["answer"]}
+
+    def check_params(self, params, source: str) -> None:
+        """Checks across the task's sections, after each is valid on its own (one line, naming the key)."""
+        unknown = [name for name in params.train_rl.grpo.rewards if name not in self.reward_metrics]
+        if unknown:
+            raise StorylabError(f"{source}: train_rl.grpo.rewards (task {self.name}): unknown reward {unknown[0]!r}; "
+                                f"allowed: {', '.join(self.reward_metrics)}")
+
+    # -- evaluation extras and the report ---------------------------------------------------------------
+    def split_extras(self, split: str, records: list[dict], data_dir: str | Path) -> dict:
+        """Task-specific numbers stored beside a split's metrics (story_qa: the unseen chance level)."""
+        return {}
+
+    def report_sections(self, evals: list[dict]) -> list[str]:
+        """Task-specific markdown sections of the report, after the headline table."""
+        return []
+
+
+def aggregate(items: list[dict[str, float]], resamples: int, seed: int) -> dict:
+    """Mean of each item metric with its 95% bootstrap CI."""
+    names = list(items[0]) if items else []
+    return {"count": len(items), **{name: mean_ci([item[name] for item in items], resamples, seed) for name in names}}
