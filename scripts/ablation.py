@@ -9,6 +9,8 @@ Train-split EM measures memorisation (QA trained on), test-split EM extraction (
 """
 from __future__ import annotations
 
+import storylab  # noqa: F401  first: pins the CPU math libraries and the progress bars before torch loads
+
 import argparse
 import re
 from pathlib import Path

@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+import storylab  # noqa: F401  first: pins the CPU math libraries and the progress bars before torch loads
+
 import argparse
 import time
 

@@ -12,6 +12,8 @@ Standalone, on any JSONL with `gold` and `prediction` (plus the fields the task'
 """
 from __future__ import annotations
 
+import storylab  # noqa: F401  first: pins the CPU math libraries and the progress bars before torch loads
+
 from pathlib import Path
 
 from storylab.cli import stage_parser, stage_params
@@ -75,8 +77,7 @@ def evaluate(task, params, model_dir: str, data_dir: str, pred_dir: str) -> dict
     return result
 
 
-def pipeline(args) -> str:
-    task, params = stage_params(args, "model", "eval", "score")
+def pipeline(args, task, params) -> str:
     name = args.name or Path(args.model_dir).name
     data_dir = args.data_dir or f"data/{task.name}/qa"
     out = args.out or f"metrics/{task.name}/eval/{name}.json"
@@ -89,10 +90,7 @@ def pipeline(args) -> str:
     return f"{task.name}/{name}: held-out {task.primary_metric} {heldout['mean']:.3f} -> {out}"
 
 
-def standalone(args) -> str:
-    args.overrides += [f"score.{key}={getattr(args, key)}" for key in ("short_thresh", "rouge_thresh")
-                       if getattr(args, key) is not None]
-    task, params = stage_params(args, "eval", "score")
+def standalone(args, task, params) -> str:
     records = read_jsonl(args.pred_file, required=("gold", "prediction"))
     if not records:
         raise StorylabError(f"{args.pred_file}: no records to score")
@@ -121,7 +119,10 @@ def main() -> str:
     if bool(args.pred_file) == bool(args.model_dir):
         raise StorylabError("eval_accuracy_plus.py: give --model_dir (evaluate a model) or --pred_file (score "
                             "predictions), one of the two (see --help)")
-    return standalone(args) if args.pred_file else pipeline(args)
+    args.overrides += [f"score.{key}={getattr(args, key)}" for key in ("short_thresh", "rouge_thresh")
+                       if getattr(args, key) is not None]
+    task, params = stage_params(args, "model", "eval", "score")
+    return standalone(args, task, params) if args.pred_file else pipeline(args, task, params)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+import storylab  # noqa: F401  first: pins the CPU math libraries and the progress bars before torch loads
+
 from storylab.cli import stage_parser, stage_params
 from storylab.errors import run
 from storylab.io import write_files, write_json

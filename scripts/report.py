@@ -12,6 +12,8 @@ is the few numbers `dvc metrics show` prints per task: held-out score with CI, t
 """
 from __future__ import annotations
 
+import storylab  # noqa: F401  first: pins the CPU math libraries and the progress bars before torch loads
+
 from pathlib import Path
 
 from storylab.cli import stage_parser, stage_params

@@ -7,23 +7,28 @@
 --run rl trains with train_rl.method: grpo (TRL GRPOTrainer on the train split, rewards = the task's own checks,
 the functions evaluation scores with), dpo (TRL DPOTrainer on build_qa's preference pairs against the frozen SFT
 model; the held-out pairs give preference accuracy and reward margins), none (the SFT model unchanged).
---run control continues SFT from the same start for train_rl.control_steps steps (the compute of the RL run,
-measured once): the control RL has to beat. The metrics JSON says what the run saw (GRPO: reward and zero-variance
+--run control continues the SFT run itself from the SFT model's trainer checkpoint (same optimizer state, schedule
+and data stream) for train_rl.control_steps steps (the compute of the RL run, measured once): the control RL has to
+beat. Every run checkpoints every train_rl.checkpoint_every steps and resumes after a kill (storylab.training). The metrics JSON says what the run saw (GRPO: reward and zero-variance
 groups over the steps; DPO: held-out preferences); the saved model's recipe carries it too.
 """
 from __future__ import annotations
 
+import storylab  # noqa: F401  first: pins the CPU math libraries and the progress bars before torch loads
+
 import shutil
+from pathlib import Path
 
 from datasets import Dataset
 
 from storylab.cli import stage_parser, stage_params
 from storylab.errors import StorylabError, run
-from storylab.io import read_recipe, write_json
+from storylab.io import read_json, read_recipe, write_json
 from storylab.modeling import load_pretrained
 from storylab.prompts import format_completion, format_prompt, prompts_for
-from storylab.training import (StorylabSFTTrainer, checkpoint_dir, dvclive_callback, save_model, sft_config,
-                               sft_phases, trainer_defaults)
+from storylab.training import (CHECKPOINT_FILES, TRAINER_CHECKPOINT, StorylabSFTTrainer, checkpoint_settings,
+                               callbacks, finish_checkpoints, resume_point,
+                               run_fingerprint, save_model, sft_config, sft_phases, trainer_defaults, with_progress)
 
 
 def keep_sft(task, params, args):
@@ -43,18 +48,19 @@ def train_grpo(task, params, args):
     rl, grpo = params.train_rl, params.train_rl.grpo
     records = task.load("train", args.data_dir)
     model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
-    config = GRPOConfig(output_dir=str(checkpoint_dir(args.out_dir)), max_steps=rl.max_steps,
-                        learning_rate=rl.learning_rate, per_device_train_batch_size=rl.per_device_train_batch_size,
+    config = GRPOConfig(max_steps=rl.max_steps, learning_rate=rl.learning_rate, warmup_steps=rl.warmup_steps,
+                        per_device_train_batch_size=rl.per_device_train_batch_size,
                         num_generations=grpo.num_generations, max_completion_length=grpo.max_completion_length,
                         temperature=grpo.temperature, beta=grpo.beta, logging_steps=rl.logging_steps,
-                        **trainer_defaults(params.model, rl.seed))
+                        **{**trainer_defaults(params.model, rl.seed), **checkpoint_settings(args.out_dir, rl.checkpoint_every)})
     # One row per train question: the prompt, and the columns the task's reward reads (the gold answer, ...).
     prompts = prompts_for(tokenizer, records, params.model)
     dataset = Dataset.from_list([{"prompt": p, **task.reward_columns(r)} for p, r in zip(prompts, records)])
-    trainer = GRPOTrainer(model=model, reward_funcs=[task.reward(name, params.score) for name in grpo.rewards],
-                          args=config, train_dataset=dataset, processing_class=tokenizer,
-                          callbacks=[dvclive_callback(args.live_dir)])
-    trainer.train()
+    resume = resume_point(args.out_dir, run_fingerprint(params, [args.sft_dir, args.data_dir]))
+    trainer = with_progress(GRPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                                        reward_funcs=[task.reward(name, params.score) for name in grpo.rewards],
+                                        callbacks=callbacks(args.live_dir, resume=bool(resume))))
+    trainer.train(resume_from_checkpoint=resume)
     logs = [entry for entry in trainer.state.log_history if "reward" in entry]
     # A group whose completions all score the same has zero advantage: it teaches nothing.
     return trainer, tokenizer, {
@@ -82,15 +88,17 @@ def train_dpo(task, params, args):
                             "and preferences_test.jsonl; this task makes no preference pairs, use grpo or none")
     model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
     datasets = {split: preference_dataset(split_pairs, tokenizer, params.model) for split, split_pairs in pairs.items()}
-    config = DPOConfig(output_dir=str(checkpoint_dir(args.out_dir)), max_steps=rl.max_steps,
-                       learning_rate=rl.learning_rate, per_device_train_batch_size=rl.per_device_train_batch_size,
+    config = DPOConfig(max_steps=rl.max_steps, learning_rate=rl.learning_rate, warmup_steps=rl.warmup_steps,
+                       per_device_train_batch_size=rl.per_device_train_batch_size,
                        per_device_eval_batch_size=rl.per_device_train_batch_size,
-                       beta=rl.dpo.beta, label_smoothing=rl.dpo.label_smoothing,
-                       logging_steps=rl.logging_steps, **trainer_defaults(params.model, rl.seed))
+                       beta=rl.dpo.beta, label_smoothing=rl.dpo.label_smoothing, logging_steps=rl.logging_steps,
+                       **{**trainer_defaults(params.model, rl.seed), **checkpoint_settings(args.out_dir, rl.checkpoint_every)})
+    resume = resume_point(args.out_dir, run_fingerprint(params, [args.sft_dir, args.data_dir]))
     # No ref_model: TRL keeps a frozen copy of the starting (SFT) model, or disables the LoRA adapter.
-    trainer = DPOTrainer(model=model, args=config, train_dataset=datasets["train"], eval_dataset=datasets["test"],
-                         processing_class=tokenizer, callbacks=[dvclive_callback(args.live_dir)])
-    trainer.train()
+    trainer = with_progress(DPOTrainer(model=model, args=config, train_dataset=datasets["train"],
+                                       eval_dataset=datasets["test"], processing_class=tokenizer,
+                                       callbacks=callbacks(args.live_dir, resume=bool(resume))))
+    trainer.train(resume_from_checkpoint=resume)
     trainer.evaluate()
     heldout = trainer.state.log_history[-1]  # DPOTrainer logs its reward metrics rather than returning them
     return trainer, tokenizer, {"heldout_pairs": len(pairs["test"]), "heldout_loss": heldout["eval_loss"],
@@ -101,18 +109,26 @@ def train_dpo(task, params, args):
 
 
 def continue_sft(task, params, args):
-    """The control: the SFT recipe (same data, same settings) for train_rl.control_steps more steps."""
+    """The control: the SFT run itself, resumed from its trainer checkpoint (same optimizer state, schedule and data
+    stream) for train_rl.control_steps more steps."""
     if not params.train_rl.control_steps:
         return keep_sft(task, params, args)
+    start = Path(args.sft_dir, TRAINER_CHECKPOINT)
+    if not all((start / name).is_file() for name in CHECKPOINT_FILES):
+        raise StorylabError(f"{args.sft_dir}: no {TRAINER_CHECKPOINT}/ to continue SFT from; rerun train_sft "
+                            "(dvc repro), or set train_rl.control_steps: 0")
     model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
-    sft = params.train_sft
-    phases = sft_phases(tokenizer, task.documents(args.data_dir), task.load("train", args.data_dir), params.model,
-                        mix=True)
-    config = sft_config(str(checkpoint_dir(args.out_dir)), sft, params.model, max_steps=params.train_rl.control_steps)
-    trainer = StorylabSFTTrainer(model=model, args=config, train_dataset=phases[0], processing_class=tokenizer,
-                                 callbacks=[dvclive_callback(args.live_dir)])
-    trainer.train()
-    return trainer, tokenizer, {"control_steps": params.train_rl.control_steps}
+    start_step = read_json(start / "trainer_state.json", required=("global_step",))["global_step"]
+    records = [r for r in task.load("train", args.data_dir) if task.imitable(r)]
+    phases = sft_phases(tokenizer, task.documents(args.data_dir), records, params.model, params.train_sft.mix_qa)
+    config = sft_config(args.out_dir, params.train_sft, params.model,
+                        max_steps=start_step + params.train_rl.control_steps)
+    resume = resume_point(args.out_dir, run_fingerprint(params, [args.sft_dir, args.data_dir])) or str(start)
+    trainer = with_progress(StorylabSFTTrainer(model=model, args=config, train_dataset=phases[-1],
+                                               processing_class=tokenizer,
+                                               callbacks=callbacks(args.live_dir, resume=resume != str(start))))
+    trainer.train(resume_from_checkpoint=resume)
+    return trainer, tokenizer, {"continued_from_step": start_step, "control_steps": params.train_rl.control_steps}
 
 
 METHODS = {"none": keep_sft, "grpo": train_grpo, "dpo": train_dpo}
@@ -135,10 +151,11 @@ def main() -> str:
     trainer, tokenizer, summary = method(task, params, args)
     name = "sft-continued" if method is continue_sft else params.train_rl.method
     if trainer is not None:  # the recipe carries the summary, so the report needs only the eval metrics
-        stage = {"stage": name, "steps": trainer.state.global_step, "train_format": params.model.prompt_format,
+        steps = trainer.state.global_step - summary.get("continued_from_step", 0)
+        stage = {"stage": name, "steps": steps, "train_format": params.model.prompt_format,
                  **{k: v for k, v in summary.items() if not k.endswith("_over_steps")}}
         save_model(trainer, tokenizer, args.out_dir, read_recipe(args.sft_dir) + [stage])
-        shutil.rmtree(checkpoint_dir(args.out_dir), ignore_errors=True)
+        finish_checkpoints(trainer, args.out_dir, keep=False)
     write_json(args.metrics, {"metric_version": task.metric_version, "run": args.run,
                               "method": name if trainer is not None else "none", **summary})
     brief = {k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items() if not k.endswith("_over_steps")}

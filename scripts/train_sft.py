@@ -12,7 +12,9 @@ the starting model untrained: the base-model baseline of the variants pipeline.
 """
 from __future__ import annotations
 
-import shutil
+import storylab  # noqa: F401  first: pins the CPU math libraries and the progress bars before torch loads
+
+from pathlib import Path
 
 from datasets import Dataset
 from dvclive import Live
@@ -22,8 +24,8 @@ from storylab.errors import StorylabError, run
 from storylab.generation import generate_answers
 from storylab.modeling import check_model_source, initial_model, lora_config
 from storylab.prompts import prompts_for, sft_records
-from storylab.training import (StorylabSFTTrainer, checkpoint_dir, dvclive_callback, early_stopping, save_model,
-                               selection_settings, sft_config, sft_phases)
+from storylab.training import (StorylabSFTTrainer, callbacks, early_stopping, finish_checkpoints, resume_point,
+                               run_fingerprint, save_model, selection_settings, sft_config, sft_phases, with_progress)
 
 
 def validation_scorer(task, records: list[dict], tokenizer, model_params, batch_size: int = 64):
@@ -39,17 +41,20 @@ def validation_scorer(task, records: list[dict], tokenizer, model_params, batch_
     return score
 
 
-def train(model, tokenizer, phases: list[Dataset], configs: list, peft_config, live_dir: str, **selection):
-    """One trainer per phase on the same model, each with its config (selection, if any, on the last); the curves
-    of all phases go to one DVCLive dir. Returns the last trainer and the optimizer steps of all phases."""
+def train(model, tokenizer, phases: list[Dataset], configs: list, peft_config, live_dir: str, resume: str | None,
+          **selection):
+    """One trainer per phase on the same model, each with its config; the last phase checkpoints (and resumes from
+    `resume`) and selects, if asked to. The curves of all phases go to one DVCLive dir. Returns the last trainer and
+    the optimizer steps of all phases."""
     trainer, steps = None, 0
     for index, (dataset, config) in enumerate(zip(phases, configs)):
-        last = {} if index < len(phases) - 1 else selection
-        trainer = StorylabSFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                                     peft_config=peft_config if index == 0 else None,
-                                     callbacks=[dvclive_callback(live_dir, resume=index > 0), *last.get("callbacks", [])],
-                                     eval_dataset=last.get("eval_dataset"), validation_score=last.get("validation_score"))
-        trainer.train()
+        last = {} if index < len(phases) - 1 else {**selection, "resume": resume}
+        trainer = with_progress(StorylabSFTTrainer(
+            model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+            peft_config=peft_config if index == 0 else None,
+            callbacks=[*callbacks(live_dir, resume=index > 0 or bool(resume)), *last.get("callbacks", [])],
+            eval_dataset=last.get("eval_dataset"), validation_score=last.get("validation_score")))
+        trainer.train(resume_from_checkpoint=last.get("resume"))
         model, steps = trainer.model, steps + trainer.state.global_step
     return trainer, steps
 
@@ -67,7 +72,7 @@ def main() -> str:
         raise StorylabError(f"{args.params}: train_sft.select_every (task {task.name}): the task has no validation "
                             "split to select on; set select_every: 0")
     documents = task.documents(args.data_dir)
-    records = task.load("train", args.data_dir)
+    records = [r for r in task.load("train", args.data_dir) if task.imitable(r)]
 
     corpus = [d["text"] for d in documents] + [r["question"] + " " + r["answer"] for r in records]
     model, tokenizer = initial_model(params.model, corpus, sft.seed)
@@ -86,19 +91,21 @@ def main() -> str:
             selection["validation_score"] = validation_scorer(task, validation, tokenizer, params.model)
             settings = selection_settings(sft, "eval_score", greater_is_better=True)
         selection["callbacks"] = early_stopping(sft)
-    checkpoints = checkpoint_dir(args.out_dir)
-    configs = [sft_config(str(checkpoints), sft, params.model)] * (len(phases) - 1)
-    configs.append(sft_config(str(checkpoints), sft, params.model, **settings))
-    trainer, steps = train(model, tokenizer, phases, configs, lora_config(params.model), args.live_dir, **selection)
+    configs = [sft_config(args.out_dir, sft, params.model, save_strategy="no")] * (len(phases) - 1)
+    configs.append(sft_config(args.out_dir, sft, params.model, **settings))
+    resume = resume_point(args.out_dir, run_fingerprint(params, [args.data_dir]))
+    trainer, steps = train(model, tokenizer, phases, configs, lora_config(params.model), args.live_dir, resume,
+                           **selection)
     best = trainer.state.best_global_step if sft.select_every else None
     recipe = [{"stage": "sft", "steps": steps, "train_format": params.model.prompt_format,
                "qa_loss": "answer" if sft.completion_only_loss else "question+answer", "mix_qa": sft.mix_qa,
                **({"selected_step": best, "selected_by": f"validation {sft.select_metric}",
                    "selected_value": trainer.state.best_metric} if best else {})}]
     save_model(trainer, tokenizer, args.out_dir, recipe)
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    finish_checkpoints(trainer, args.out_dir, keep=True)  # the control run continues from it
+    resumed = f", resumed at step {Path(resume).name.split('-')[-1]}" if resume else ""
     picked = f", best validation {sft.select_metric} at step {best}" if best else ""
-    return (f"{task.name}: SFT on {len(documents)} documents + {len(records)} records, {steps} steps{picked} "
+    return (f"{task.name}: SFT on {len(documents)} documents + {len(records)} records, {steps} steps{resumed}{picked} "
             f"-> {args.out_dir}")
 
 

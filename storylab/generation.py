@@ -6,14 +6,15 @@ import torch
 
 @torch.inference_mode()
 def generate_completions(model, tokenizer, prompts: list[str], batch_size: int, max_new_tokens: int,
-                         num_samples: int = 0, temperature: float = 1.0, seed: int = 0) -> list[list[dict]]:
-    """Per prompt, one greedy completion (num_samples 0) or num_samples sampled at `temperature` (no top-k or
-    top-p cut). A completion is {"text", "stopped"}: stopped says whether it generated the end token, read from
-    the token ids (a decoded text cannot tell an end token from a length cut)."""
+                         num_samples: int = 0, temperature: float = 1.0, seed: int = 0,
+                         top_p: float = 1.0) -> list[list[dict]]:
+    """Per prompt, one greedy completion (num_samples 0) or num_samples sampled at `temperature` (no top-k cut;
+    nucleus `top_p`). A completion is {"text", "stopped"}: stopped says whether it generated the end token, read
+    from the token ids (a decoded text cannot tell an end token from a length cut)."""
     tokenizer.padding_side = "left"
     model.eval()
     device = next(model.parameters()).device
-    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0,
+    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": top_p,
                 "num_return_sequences": num_samples} if num_samples else {"do_sample": False}
     if num_samples:
         torch.manual_seed(seed)

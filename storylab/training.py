@@ -2,18 +2,30 @@
 data and model selection on the validation split."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
+import sys
+import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 from datasets import Dataset, concatenate_datasets
-from transformers import EarlyStoppingCallback, Trainer
+from transformers import EarlyStoppingCallback, Trainer, TrainerCallback
+from transformers.trainer_pt_utils import BatchRebalanceSampler
 from trl import SFTConfig, SFTTrainer
 
 from storylab.config.schema import ModelParams, TrainSFTParams
 from storylab.io import RECIPE_FILE, write_json
 from storylab.prompts import document_records, sft_records
+
+
+# A model dir written by a training stage holds the trainer checkpoint of that model (optimizer, scheduler, RNG and
+# data position), so the control run can continue the very same SFT run from it.
+TRAINER_CHECKPOINT = "trainer_checkpoint"
+CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")
 
 
 def checkpoint_dir(out_dir: str) -> Path:
@@ -22,23 +34,111 @@ def checkpoint_dir(out_dir: str) -> Path:
     return Path(".checkpoints", *Path(out_dir).parts[Path(out_dir).is_absolute():])
 
 
+def run_fingerprint(params, inputs: list[str]) -> str:
+    """What a checkpoint must have been made under to be resumed: the stage's command line, its params, and the bytes
+    of its inputs and of the code (storylab/ and the script). Anything else is a different run."""
+    digest = hashlib.sha256(json.dumps([sys.argv[1:], {name: section.model_dump() for name, section in
+                                                        vars(params).items()}], sort_keys=True).encode())
+    code = [*Path(__file__).parent.rglob("*.py"), Path(sys.argv[0])]
+    files = sorted({f for path in map(Path, inputs) for f in ([path] if path.is_file() else path.rglob("*"))
+                    if f.is_file()} | set(code))
+    for file in files:
+        digest.update(str(file).encode() + file.read_bytes())
+    return digest.hexdigest()
+
+
+def complete_checkpoints(folder: Path) -> list[Path]:
+    """checkpoint-<step> dirs that hold a whole trainer state, latest first (one cut short by a kill is skipped)."""
+    found = [path for path in folder.glob("checkpoint-*") if all((path / name).is_file() for name in CHECKPOINT_FILES)]
+    return sorted(found, key=lambda path: int(path.name.split("-")[-1]), reverse=True)
+
+
+def resume_point(out_dir: str, fingerprint: str) -> str | None:
+    """The latest checkpoint of an interrupted run with the same fingerprint, or None. Checkpoints of any other run
+    (other params, inputs or code) are deleted first, so they are never resumed."""
+    root = checkpoint_dir(out_dir)
+    marker = root / "fingerprint"
+    if marker.is_file() and marker.read_text() == fingerprint and complete_checkpoints(root):
+        return str(complete_checkpoints(root)[0])
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    marker.write_text(fingerprint)
+    return None
+
+
+def finish_checkpoints(trainer, out_dir: str, keep: bool) -> None:
+    """The run finished: with `keep`, copy the checkpoint of the saved model (the selected one, or the last) into the
+    model dir, so training can continue from it; then delete the run's checkpoints, nothing is left to resume."""
+    if keep:
+        selected = trainer.args.load_best_model_at_end and trainer.state.best_model_checkpoint
+        chosen = selected or str(complete_checkpoints(Path(trainer.args.output_dir))[0])
+        shutil.copytree(chosen, Path(out_dir, TRAINER_CHECKPOINT), dirs_exist_ok=True)
+    shutil.rmtree(trainer.args.output_dir, ignore_errors=True)
+
+
+def checkpoint_settings(out_dir: str, every: int) -> dict:
+    """TRL config keywords: checkpoints every `every` steps (and at the end) under checkpoint_dir(out_dir)."""
+    return {"output_dir": str(checkpoint_dir(out_dir)), "save_strategy": "steps", "save_steps": every,
+            "save_total_limit": 2}
+
+
 def trainer_defaults(model_params: ModelParams, seed: int) -> dict:
-    """Keyword arguments every TRL config here gets (TRL defaults to bf16 + gradient checkpointing)."""
+    """Keyword arguments every TRL config here gets (TRL defaults to bf16 + gradient checkpointing). In a terminal
+    the trainer shows its tqdm bar (elapsed and remaining time); elsewhere ProgressLines prints a line per log."""
     on_gpu = torch.cuda.is_available()
     return {"seed": seed, "data_seed": seed, "full_determinism": False,
             "bf16": on_gpu and model_params.dtype == "bfloat16", "fp16": False,
             "activation_checkpointing": False, "save_strategy": "no", "report_to": "none",
-            "dataloader_num_workers": 0, "dataloader_pin_memory": on_gpu, "disable_tqdm": True,
+            "dataloader_num_workers": 0, "dataloader_pin_memory": on_gpu, "disable_tqdm": not sys.stderr.isatty(),
             "logging_first_step": True}
 
 
-def dvclive_callback(directory: str, resume: bool = False):
-    """Curves under `directory` (declared in dvc.yaml, so `dvc plots show` finds them)."""
+class ProgressLines(TrainerCallback):
+    """One line per logging step where there is no terminal for a progress bar: step, share done, elapsed and
+    remaining time, and the logged loss / reward / eval score (instead of transformers' raw log dicts)."""
+
+    SHOWN = ("loss", "reward", "eval_score", "eval_loss", "learning_rate")
+
+    def __init__(self):
+        self.start = self.first_step = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start, self.first_step = time.perf_counter(), state.global_step
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or state.max_steps <= 0 or "train_runtime" in logs:
+            return
+        elapsed = time.perf_counter() - self.start
+        done = state.global_step - self.first_step
+        remaining = elapsed / done * (state.max_steps - state.global_step) if done else float("nan")
+        values = "  ".join(f"{name} {float(logs[name]):.4g}" for name in self.SHOWN if name in logs)
+        print(f"step {state.global_step}/{state.max_steps} ({state.global_step / state.max_steps:.0%})  "
+              f"elapsed {_clock(elapsed)}  remaining {_clock(remaining)}  {values}", file=sys.stderr, flush=True)
+
+
+def _clock(seconds: float) -> str:
+    return "?" if seconds != seconds else f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+def callbacks(live_dir: str, resume: bool = False) -> list:
+    """Every trainer's callbacks: DVCLive curves under live_dir (declared in dvc.yaml, so `dvc plots show` finds
+    them) and, where stderr is no terminal, ProgressLines."""
     from dvclive import Live
     from transformers.integrations import DVCLiveCallback
 
     os.environ.setdefault("DVCLIVE_LOGLEVEL", "WARNING")
-    return DVCLiveCallback(live=Live(directory, resume=resume, save_dvc_exp=False, dvcyaml=None))
+    live = DVCLiveCallback(live=Live(live_dir, resume=resume, save_dvc_exp=False, dvcyaml=None))
+    return [live] if sys.stderr.isatty() else [live, ProgressLines()]
+
+
+def with_progress(trainer):
+    """The trainer, with ProgressLines in place of transformers' PrinterCallback (which prints every raw log dict)
+    where there is no terminal."""
+    from transformers.trainer_callback import PrinterCallback
+
+    if any(isinstance(callback, ProgressLines) for callback in trainer.callback_handler.callbacks):
+        trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def save_model(model_or_trainer, tokenizer, out_dir: str, recipe: list[dict]) -> None:
@@ -62,7 +162,7 @@ def sft_phases(tokenizer, documents: list[dict], train: list[dict], model_params
 
 
 class StorylabSFTTrainer(SFTTrainer):
-    """TRL's SFTTrainer with two changes.
+    """TRL's SFTTrainer with three changes (and the data order seeded by the run's seed).
 
     On CPU it uses the model's own loss: TRL's chunked LM-head kernel scores every position tile by tile and
     recomputes the logits in backward (~40% of a step for the tiny model, `make bench`); the loss, labels and
@@ -75,6 +175,14 @@ class StorylabSFTTrainer(SFTTrainer):
     def __init__(self, *args, validation_score: Callable | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.validation_score = validation_score
+
+    def _get_train_sampler(self, train_dataset=None):
+        """transformers' batch_rebalance sampler shuffles with a seed of its own (42); here it is the run's data_seed
+        (train_sft.seed), so the seed sets the data order too."""
+        sampler = super()._get_train_sampler(train_dataset)
+        if isinstance(sampler, BatchRebalanceSampler):
+            sampler.seed = self.args.data_seed
+        return sampler
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if self.args.device.type == "cpu":
@@ -91,7 +199,8 @@ class StorylabSFTTrainer(SFTTrainer):
 
 
 def sft_config(out_dir: str, params: TrainSFTParams, model_params: ModelParams, **overrides) -> SFTConfig:
-    """The SFT stage's TRL config, also what `make bench` times: loss on completions only (a QA pair's answer;
+    """The SFT stage's TRL config for a run writing the model dir out_dir (checkpoints: checkpoint_dir(out_dir)), also
+    what `make bench` times: loss on completions only (a QA pair's answer;
     completion_only_loss false: question and answer), no packing (padding-free packing flattens a batch into one
     sequence whose block-diagonal attention is 5x slower on CPU; wrapped packing lets QA attend to other stories).
 
@@ -100,19 +209,19 @@ def sft_config(out_dir: str, params: TrainSFTParams, model_params: ModelParams, 
     gradient_accumulation_steps micro-batches of similar length, so ~13-token QA pairs are not padded to story
     length. Mixing per update is what makes extraction generalise: `group_by_length` (same cost per epoch) gave
     runs of ~40 QA-only updates and stalled at 0.62 held-out EM where this reaches 0.9 in the same time (docs)."""
-    training = {**params.model_dump(exclude={"seed", "mix_qa", "select_every", "select_patience", "select_metric"}),
-                **overrides}
-    return SFTConfig(output_dir=out_dir, packing=False, train_sampling_strategy="batch_rebalance",
+    training = {**params.model_dump(exclude={"seed", "mix_qa", "select_every", "select_patience", "select_metric",
+                                             "checkpoint_every"}),
+                **checkpoint_settings(out_dir, params.checkpoint_every), **overrides}
+    return SFTConfig(packing=False, train_sampling_strategy="batch_rebalance",
                      **{**trainer_defaults(model_params, params.seed), **training})
 
 
 def selection_settings(params: TrainSFTParams, metric: str, greater_is_better: bool) -> dict:
-    """SFTConfig keywords that evaluate every select_every steps and end on the best checkpoint."""
+    """SFTConfig keywords that evaluate (and checkpoint) every select_every steps and end on the best checkpoint."""
     if not params.select_every:
         return {}
-    return {"eval_strategy": "steps", "eval_steps": params.select_every, "save_strategy": "steps",
-            "save_steps": params.select_every, "save_total_limit": 2, "load_best_model_at_end": True,
-            "metric_for_best_model": metric, "greater_is_better": greater_is_better}
+    return {"eval_strategy": "steps", "eval_steps": params.select_every, "save_steps": params.select_every,
+            "load_best_model_at_end": True, "metric_for_best_model": metric, "greater_is_better": greater_is_better}
 
 
 def early_stopping(params: TrainSFTParams) -> list:

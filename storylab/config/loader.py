@@ -9,6 +9,7 @@ the task's override, so they win over both.
 from __future__ import annotations
 
 import copy
+import re
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,11 +23,27 @@ from storylab.errors import StorylabError
 TOP_LEVEL = (*SHARED_SECTIONS, "tasks", "variants")
 
 
+class YAML12Loader(yaml.SafeLoader):
+    """PyYAML reads `1e-4` as a string (YAML 1.1 wants `1.0e-4`); DVC reads params with YAML 1.2, where it is a
+    float. Storylab reads them as DVC does, so `--set train_rl.learning_rate=1e-4` and `dvc exp run -S` agree."""
+
+
+YAML12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."))
+
+
+def parse_yaml(text: str):
+    return yaml.load(text, Loader=YAML12Loader)
+
+
 def read_yaml(path: Path) -> dict:
     if path.is_dir() or not path.exists():
         raise StorylabError(f"{path}: params file not found; run from the repo root or pass --params")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = parse_yaml(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError as exc:
         raise StorylabError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
@@ -65,7 +82,7 @@ def apply_overrides(data: dict, task: str, overrides: list[str]) -> dict:
             node = node.setdefault(key, {})
             if not isinstance(node, dict):
                 raise StorylabError(f"--set {override}: {key} is not a mapping in the params file")
-        node[keys[-1]] = yaml.safe_load(raw)
+        node[keys[-1]] = parse_yaml(raw)
     return data
 
 

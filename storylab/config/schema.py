@@ -58,13 +58,15 @@ class TrainSFTParams(Section):
     num_train_epochs: float = Field(gt=0)
     max_steps: int = Field(ge=-1)
     learning_rate: float = Field(gt=0)
-    lr_scheduler_type: Literal["linear", "cosine", "constant", "constant_with_warmup"]
+    lr_scheduler_type: Literal["linear", "cosine", "constant", "constant_with_warmup", "warmup_stable_decay"]
+    lr_scheduler_kwargs: dict[str, int | float | str]
     warmup_steps: float = Field(ge=0)
     weight_decay: float = Field(ge=0)
     per_device_train_batch_size: int = Field(ge=1)
     gradient_accumulation_steps: int = Field(ge=1)
     max_length: int = Field(ge=16)
     logging_steps: int = Field(ge=1)
+    checkpoint_every: int = Field(ge=1)
     select_every: int = Field(ge=0)
     select_metric: Literal["loss", "score"]
     select_patience: int = Field(ge=0)
@@ -88,8 +90,10 @@ class TrainRLParams(Section):
     seed: int = Field(ge=0)
     max_steps: int = Field(ge=1)
     learning_rate: float = Field(gt=0)
+    warmup_steps: float = Field(ge=0)
     per_device_train_batch_size: int = Field(ge=1)
     logging_steps: int = Field(ge=1)
+    checkpoint_every: int = Field(ge=1)
     control_steps: int = Field(ge=0)
     grpo: GRPOParams
     dpo: DPOParams

@@ -49,6 +49,11 @@ class Task:
             raise ValueError(f"{self.name} has no split {split!r}; its splits: {', '.join(self.splits)}")
         return read_jsonl(Path(data_dir) / f"{split}.jsonl", required=RECORD_FIELDS)
 
+    def imitable(self, record: dict) -> bool:
+        """Whether SFT may imitate this train record's answer (all by default; GRPO uses every train record, its
+        reward needs only the answer)."""
+        return True
+
     def documents(self, data_dir: str | Path) -> list[dict]:
         """Texts trained on with the loss on every token, besides the train split (none by default)."""
         path = Path(data_dir) / "documents.jsonl"
@@ -98,6 +103,10 @@ class Task:
         if unknown:
             raise StorylabError(f"{source}: train_rl.grpo.rewards (task {self.name}): unknown reward {unknown[0]!r}; "
                                 f"allowed: {', '.join(self.reward_metrics)}")
+
+    def describe(self, prediction: str) -> list[str]:
+        """What `scripts/play.py` prints under a completion: the task's reading of it (word_math: the answer)."""
+        return []
 
     # -- evaluation extras and the report ---------------------------------------------------------------
     def split_extras(self, split: str, records: list[dict], data_dir: str | Path) -> dict:

@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 from storylab.config.schema import Section
 from storylab.errors import StorylabError
 from storylab.io import read_jsonl
-from storylab.metrics.numeric import has_marker, same_number
+from storylab.metrics.numeric import extract_answer, has_marker, same_number
 from storylab.tasks.base import Task, aggregate
 from storylab.tasks.word_math.generator import generate, solution
 
@@ -97,12 +97,22 @@ class WordMath(Task):
             raise StorylabError(f"held-out problem shares its arithmetic with a train problem: {sorted(shared)[0]}")
         return files, stats
 
+    def imitable(self, record):
+        """SFT imitates worked solutions only: a target without working teaches the model to skip it (half the train
+        targets answer-only dropped greedy pass@1 from 0.88 to 0.17); GRPO's reward needs only the number."""
+        return record.get("style", "working") == "working"
+
     def check(self, prediction, gold, record):
         return same_number(prediction, gold)
 
     def score_item(self, prediction, gold, record, params):
         return {"correct": self.check(prediction, gold, record), "no_marker": 1.0 - has_marker(prediction),
                 "shows_working": float("=" in prediction)}
+
+    def describe(self, prediction):
+        answer = extract_answer(prediction)
+        marker = "after ####" if has_marker(prediction) else "no ####: the last number"
+        return [f"answer: {answer} ({marker})" if answer is not None else "answer: none (no number in the text)"]
 
     def score(self, records, params, resamples, seed):
         """All problems, and per number of operations where the records carry it."""
