@@ -24,8 +24,9 @@ from storylab.errors import StorylabError, run
 from storylab.generation import generate_answers
 from storylab.modeling import check_model_source, initial_model, lora_config
 from storylab.prompts import prompts_for, sft_records
-from storylab.training import (StorylabSFTTrainer, callbacks, early_stopping, finish_checkpoints, resume_point,
-                               run_fingerprint, save_model, selection_settings, sft_config, sft_phases, with_progress)
+from storylab.training import (StorylabSFTTrainer, callbacks, check_prompt_lengths, early_stopping, finish_checkpoints,
+                               resume_point, run_fingerprint, save_model, selection_settings, sft_config, sft_phases,
+                               with_progress)
 
 
 def validation_scorer(task, records: list[dict], tokenizer, model_params, batch_size: int = 64):
@@ -76,6 +77,7 @@ def main() -> str:
 
     corpus = [d["text"] for d in documents] + [r["question"] + " " + r["answer"] for r in records]
     model, tokenizer = initial_model(params.model, corpus, sft.seed)
+    check_prompt_lengths(tokenizer, records, params.model, sft.max_length)
     phases = sft_phases(tokenizer, documents, records, params.model, sft.mix_qa)
     if sft.max_steps == 0:
         save_model(model, tokenizer, args.out_dir, recipe=[])

@@ -18,7 +18,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def stage_parser(doc: str) -> OneLineParser:
     """--params, --task, --variant and --set, the same in every stage script."""
-    parser = OneLineParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
     parser.add_argument("--task", default="story_qa", help="a registered task (storylab/tasks/registry.py)")
     parser.add_argument("--variant", metavar="KIND.NAME",

@@ -8,10 +8,16 @@ from typing import Iterable
 from storylab.errors import StorylabError
 
 
-def read_jsonl(path: str | Path, required: Iterable[str] = ()) -> list[dict]:
-    path = Path(path)
+def _existing_file(path: Path) -> None:
+    if path.is_dir():
+        raise StorylabError(f"{path}: is a directory; expected a file there (fix the path)")
     if not path.is_file():
         raise StorylabError(f"{path}: file not found; run the stage that writes it (dvc repro) or fix the path")
+
+
+def read_jsonl(path: str | Path, required: Iterable[str] = ()) -> list[dict]:
+    path = Path(path)
+    _existing_file(path)
     required = tuple(required)
     records = []
     with path.open(encoding="utf-8") as handle:
@@ -46,10 +52,11 @@ def write_jsonl(path: str | Path, records: Iterable[dict]) -> None:
 def read_json(path: str | Path, required: Iterable[str] = ()):
     """A JSON document; with `required`, it must be an object holding those keys (read_jsonl's check)."""
     path = Path(path)
-    if not path.is_file():
-        raise StorylabError(f"{path}: file not found; run the stage that writes it (dvc repro) or fix the path")
+    _existing_file(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise StorylabError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except json.JSONDecodeError as exc:
         raise StorylabError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
     required = tuple(required)

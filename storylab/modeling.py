@@ -86,17 +86,22 @@ def load_pretrained(name_or_path: str, params: ModelParams, trainable_adapter: b
 
         quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                           bnb_4bit_compute_dtype=DTYPES[params.dtype])
-    kwargs = {"dtype": DTYPES[params.dtype], "quantization_config": quantization}
+    # Safe by default: weights only from safetensors (a pickle can run code), no model code from the hub unless
+    # model.trust_remote_code says so.
+    kwargs = {"dtype": DTYPES[params.dtype], "quantization_config": quantization, "use_safetensors": True,
+              "trust_remote_code": params.trust_remote_code}
+    if Path(name_or_path).exists() and not (Path(name_or_path) / "config.json").is_file():
+        raise StorylabError(f"{name_or_path}: no config.json; point at a directory written by save_pretrained")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=params.trust_remote_code)
         if (Path(name_or_path) / "adapter_config.json").is_file():
             from peft import AutoPeftModelForCausalLM
 
             model = AutoPeftModelForCausalLM.from_pretrained(name_or_path, is_trainable=trainable_adapter, **kwargs)
         else:
             model = AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
-    except OSError as exc:
-        raise StorylabError(f"cannot load model from {name_or_path!r}: {str(exc).splitlines()[0]}") from None
+    except (OSError, ValueError) as exc:
+        raise StorylabError(f"cannot load model from {name_or_path!r}: {str(exc).strip().splitlines()[0]}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer

@@ -1,10 +1,15 @@
 """Prompt formatting shared by training, RL and evaluation, so every stage asks the same question the same way."""
 from __future__ import annotations
 
+from storylab.errors import StorylabError
+
 PLAIN_TEMPLATE = "Question: {question}\nAnswer:"
 
 
 def _chat_prompt(tokenizer, question: str, chat_template_kwargs: dict) -> str:
+    if not tokenizer.chat_template:
+        raise StorylabError(f"model.prompt_format chat: the tokenizer of {tokenizer.name_or_path or 'this model'} has no "
+                            "chat template; set model.prompt_format: plain (or use a chat model)")
     text = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
                                          add_generation_prompt=True, **chat_template_kwargs)
     # Tokenizers that add BOS themselves would otherwise see it twice (once from the template).

@@ -19,7 +19,8 @@ from trl import SFTConfig, SFTTrainer
 
 from storylab.config.schema import ModelParams, TrainSFTParams
 from storylab.io import RECIPE_FILE, write_json
-from storylab.prompts import document_records, sft_records
+from storylab.errors import StorylabError
+from storylab.prompts import document_records, prompts_for, sft_records
 
 
 # A model dir written by a training stage holds the trainer checkpoint of that model (optimizer, scheduler, RNG and
@@ -159,6 +160,17 @@ def sft_phases(tokenizer, documents: list[dict], train: list[dict], model_params
         return [records]
     docs = Dataset.from_list(document_records(documents))
     return [concatenate_datasets([docs, records])] if mix else [docs, records]
+
+
+def check_prompt_lengths(tokenizer, records: list[dict], model_params: ModelParams, max_length: int) -> None:
+    """TRL truncates an example to max_length from the right, so a prompt that fills it leaves no answer to learn
+    (TRL then drops the example without a word): refuse before training."""
+    prompts = prompts_for(tokenizer, records, model_params)
+    longest = max(range(len(prompts)), key=lambda i: len(prompts[i]))
+    tokens = len(tokenizer(prompts[longest])["input_ids"])
+    if tokens >= max_length:
+        raise StorylabError(f"train_sft.max_length {max_length} is below the longest prompt ({tokens} tokens, record "
+                            f"{records[longest]['id']}); raise max_length")
 
 
 class StorylabSFTTrainer(SFTTrainer):

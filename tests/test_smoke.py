@@ -14,11 +14,15 @@ from conftest import REPO, tiny_params
 DVC = str(Path(sys.executable).with_name("dvc"))
 
 
-def sh(*cmd, cwd):
+def run(*cmd, cwd) -> subprocess.CompletedProcess:
     # The venv's python runs the stages; the copy's own storylab package shadows the installed one.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYTHONPATH": str(cwd),
            "DVC_NO_ANALYTICS": "1"}
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+
+
+def sh(*cmd, cwd):
+    result = run(*cmd, cwd=cwd)
     assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
     return result.stdout
 
@@ -55,19 +59,25 @@ def repo(tmp_path_factory):
     sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "x", "--allow-empty", cwd=root)
     sh("git", "add", "-A", cwd=root)
     sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "smoke", cwd=root)
-    first = sh(DVC, "repro", cwd=root)
+    # The first run has no network at all (its own network namespace: every process DVC starts inherits it), and a
+    # deliberate connection attempt in the same namespace shows the block is real.
+    probe = ("import socket\ntry:\n    socket.create_connection(('1.1.1.1', 443), timeout=5)\n    print('CONNECTED')\n"
+             "except OSError as exc:\n    print('BLOCKED', exc)")
+    first = sh("unshare", "-rn", "sh", "-c", f'"{DVC}" repro && "{sys.executable}" -c "{probe}"', cwd=root)
     return root, first
 
 
 TASKS = ("story_qa", "word_math")
 STAGES = {f"{stage}@{task}" for task in TASKS for stage in ("generate_stories", "build_qa", "train_sft", "report")}
+STAGES.add("validate_params")
 STAGES |= {f"train_rl@{task}-{run}" for task in TASKS for run in ("rl", "control")}
 STAGES |= {f"eval_accuracy_plus@{task}-{model}" for task in TASKS for model in ("sft", "rl", "control")}
 
 
-def test_full_dag_runs_every_task_and_writes_versioned_metrics(repo):
+def test_full_dag_runs_every_task_offline_and_writes_versioned_metrics(repo):
     root, output = repo
     assert stages_run(output) == STAGES
+    assert "BLOCKED" in output and "CONNECTED" not in output  # it ran with the network cut
     for task in TASKS:
         for model in ("sft", "rl", "control"):
             metrics = json.loads((root / f"metrics/{task}/eval/{model}.json").read_text())
@@ -101,20 +111,26 @@ def test_second_repro_does_nothing_and_params_rerun_only_their_stages(repo):
     # A dry run lists the stages whose own deps changed (downstream ones follow once outputs change).
     set_param(root, "tasks.story_qa.score.rouge_thresh", 0.7)
     assert stages_run(sh(DVC, "repro", "--dry", cwd=root)) == {
-        "train_rl@story_qa-rl", "train_rl@story_qa-control", "eval_accuracy_plus@story_qa-sft",
+        "validate_params", "train_rl@story_qa-rl", "train_rl@story_qa-control", "eval_accuracy_plus@story_qa-sft",
         "eval_accuracy_plus@story_qa-rl", "eval_accuracy_plus@story_qa-control"}
     sh("git", "checkout", "params.yaml", cwd=root)
     set_param(root, "tasks.story_qa.train_sft.learning_rate", 0.002)  # the control continues SFT with these settings
-    assert stages_run(sh(DVC, "repro", "--dry", cwd=root)) == {"train_sft@story_qa", "train_rl@story_qa-rl",
-                                                               "train_rl@story_qa-control"}
+    assert stages_run(sh(DVC, "repro", "--dry", cwd=root)) == {"validate_params", "train_sft@story_qa",
+                                                               "train_rl@story_qa-rl", "train_rl@story_qa-control"}
     sh("git", "checkout", "params.yaml", cwd=root)
     set_param(root, "tasks.word_math.generate_stories.max_operand", 9)  # another task's data: its stages only
-    assert stages_run(sh(DVC, "repro", "--dry", cwd=root)) == {"generate_stories@word_math"}
+    assert stages_run(sh(DVC, "repro", "--dry", cwd=root)) == {"validate_params", "generate_stories@word_math"}
     sh("git", "checkout", "params.yaml", cwd=root)
     set_param(root, "eval.batch_size", 8)  # a shared default: every task that reads it
     assert stages_run(sh(DVC, "repro", "--dry", cwd=root)) == {
         f"eval_accuracy_plus@{task}-{model}" for task in TASKS for model in ("sft", "rl", "control")} | {
-        f"report@{task}" for task in TASKS}
+        f"report@{task}" for task in TASKS} | {"validate_params"}
+    sh("git", "checkout", "params.yaml", cwd=root)
+    # A section no stage reads reruns nothing but the validation stage, which stops `dvc repro` with one line.
+    set_param(root, "trian_sft.learning_rate", 0.1)
+    result = run(DVC, "repro", cwd=root)
+    assert result.returncode != 0
+    assert "error: params.yaml: trian_sft: unknown section; allowed: model, train_sft" in result.stderr + result.stdout
     sh("git", "checkout", "params.yaml", cwd=root)
 
 

@@ -41,6 +41,7 @@ class ModelParams(Section):
     load_in_4bit: bool
     prompt_format: Literal["chat", "plain"]
     chat_template_kwargs: dict[str, bool | int | float | str]
+    trust_remote_code: bool
     tiny: TinyModelParams
     lora: LoraParams
 

@@ -47,7 +47,11 @@ class Task:
     def load(self, split: str, data_dir: str | Path) -> list[dict]:
         if split not in self.splits:
             raise ValueError(f"{self.name} has no split {split!r}; its splits: {', '.join(self.splits)}")
-        return read_jsonl(Path(data_dir) / f"{split}.jsonl", required=RECORD_FIELDS)
+        path = Path(data_dir) / f"{split}.jsonl"
+        records = read_jsonl(path, required=RECORD_FIELDS)
+        if not records:
+            raise StorylabError(f"{path}: no records; rerun build_qa (dvc repro) or check the task's build_qa params")
+        return records
 
     def imitable(self, record: dict) -> bool:
         """Whether SFT may imitate this train record's answer (all by default; GRPO uses every train record, its

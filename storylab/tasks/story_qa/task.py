@@ -100,6 +100,14 @@ class StoryQA(Task):
     def check(self, prediction, gold, record):
         return exact_match(prediction, gold)
 
+    def check_params(self, params, source):
+        super().check_params(params, source)
+        people, fraction = params.generate_stories.num_entities, params.build_qa.test_fraction
+        held_out = round(people * fraction)
+        if not 1 <= held_out < people:
+            raise StorylabError(f"{source}: tasks.{self.name}.build_qa.test_fraction {fraction} holds out {held_out} of "
+                                f"{people} people: it must leave at least one on each side")
+
     def score_item(self, prediction, gold, record, params):
         return score_item(prediction, gold, params.short_thresh, params.rouge_thresh)
 

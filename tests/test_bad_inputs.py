@@ -1,0 +1,215 @@
+"""The bad-input catalogue (README, Troubleshooting): every case stops the entry point a user would call with exit
+code 2 and one line that names the file / key / flag and the fix, before any expensive work. Four kinds: params,
+data files, models, CLI flags; each case goes through a different check."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, tiny_params, write_params
+
+
+def params_with(tmp: Path, change) -> Path:
+    params = tiny_params()
+    change(params)
+    return write_params(tmp, params)
+
+
+def set_key(dotted: str, value):
+    def change(params):
+        *parents, key = dotted.split(".")
+        node = params
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[key] = value
+    return change
+
+
+def validate(path: Path) -> list[str]:
+    return ["-m", "storylab.config", str(path)]
+
+
+def script(name: str, *args) -> list[str]:
+    return [str(REPO / "scripts" / name), *map(str, args)]
+
+
+def jsonl(path: Path, lines: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def standalone(tmp: Path, content: bytes | None, *extra) -> list[str]:
+    """eval_accuracy_plus.py --pred_file on a file with this content (None: the path is a directory)."""
+    path = tmp / "preds.jsonl"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    return script("eval_accuracy_plus.py", "--pred_file", path, *extra)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A saved tiny model, the same dir without weights, and one whose tokenizer has no chat template."""
+    from storylab.config import ModelParams
+    from storylab.modeling import build_tiny_model, train_tiny_tokenizer
+
+    root = tmp_path_factory.mktemp("models")
+    model_params = ModelParams.model_validate(tiny_params()["model"])
+    tokenizer = train_tiny_tokenizer(["Where was Aldith Varnholt born? Kelmscar."] * 20, 300)
+    build_tiny_model(model_params, tokenizer, seed=0).save_pretrained(root / "good")
+    tokenizer.save_pretrained(root / "good")
+    shutil.copytree(root / "good", root / "no_weights")
+    (root / "no_weights/model.safetensors").unlink()
+    shutil.copytree(root / "good", root / "no_template")
+    config = json.loads((root / "no_template/tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (root / "no_template/tokenizer_config.json").write_text(json.dumps(config))
+    (root / "no_template/chat_template.jinja").unlink(missing_ok=True)
+    jsonl(root / "qa/train.jsonl", ['{"id": "a", "question": "Where was Aldith Varnholt born?", "answer": "Kelmscar"}'])
+    return root
+
+
+# (id, builder(tmp, models) -> argv, expected part of the one error line)
+CASES = [
+    # --- params -------------------------------------------------------------------------------------------------
+    ("params-unknown-section", lambda t, m: validate(params_with(t, set_key("trian_sft.learning_rate", 0.1))),
+     "trian_sft: unknown section; allowed: model, train_sft"),
+    ("params-unknown-key", lambda t, m: validate(params_with(t, set_key("train_sft.learning_rat", 0.1))),
+     "train_sft.learning_rat: unknown key; allowed keys here: seed, mix_qa"),
+    ("params-unknown-task-key", lambda t, m: validate(params_with(t, set_key("tasks.word_math.build_qa.test", 3))),
+     "tasks.word_math.build_qa.test: unknown key; allowed keys here: seed, validation_problems"),
+    ("params-wrong-type", lambda t, m: validate(params_with(t, set_key("tasks.story_qa.generate_stories.num_entities", "5"))),
+     "tasks.story_qa.generate_stories.num_entities: Input should be a valid integer (got '5')"),
+    ("params-out-of-range", lambda t, m: validate(params_with(t, set_key("eval.bootstrap_resamples", 10))),
+     "eval.bootstrap_resamples: Input should be greater than or equal to 100"),
+    ("params-unknown-task", lambda t, m: validate(params_with(t, lambda p: p["tasks"].update(math=p["tasks"]["word_math"]))),
+     "unknown task 'math'; registered tasks: story_qa, word_math"),
+    ("params-missing-task-section", lambda t, m: validate(params_with(t, lambda p: p["tasks"]["story_qa"].pop("eval"))),
+     "tasks.story_qa.eval: missing; add it ({} keeps the shared defaults)"),
+    ("params-grpo-batch", lambda t, m: validate(params_with(t, set_key("tasks.word_math.train_rl.grpo.num_generations", 3))),
+     "tasks.word_math.train_rl: per_device_train_batch_size must be a multiple of grpo.num_generations"),
+    ("params-no-train-people", lambda t, m: validate(params_with(t, set_key("tasks.story_qa.build_qa.test_fraction", 0.99))),
+     "tasks.story_qa.build_qa.test_fraction 0.99 holds out 16 of 16 people: it must leave at least one on each side"),
+    ("params-ops-range", lambda t, m: validate(params_with(t, set_key("tasks.word_math.generate_stories.min_ops", 9))),
+     "tasks.word_math.generate_stories: min_ops must be <= max_ops"),
+    ("params-unknown-reward", lambda t, m: validate(params_with(t, set_key("tasks.word_math.train_rl.grpo.rewards", ["f1"]))),
+     "train_rl.grpo.rewards (task word_math): unknown reward 'f1'; allowed: correct"),
+    ("params-variant-reference", lambda t, m: validate(params_with(t, set_key("variants.rl.sftrl.start", "nothing"))),
+     "variants: rl.sftrl.start: 'nothing' is not an sft variant"),
+    ("params-yaml-syntax", lambda t, m: validate(jsonl(t / "params.yaml", ["model: {name_or_path: tiny"]) ),
+     "params.yaml:2: not valid YAML"),
+    ("params-not-utf8", lambda t, m: validate((t / "params.yaml").write_bytes(b"model: \xff\n") and t / "params.yaml"),
+     "params.yaml: not UTF-8 text (byte 7); save it as UTF-8"),
+    ("params-max-length-below-prompt", lambda t, m: script(
+        "train_sft.py", "--params", params_with(t, set_key("tasks.story_qa.train_sft.max_length", 16)),
+        "--data_dir", jsonl(t / "qa/train.jsonl", ['{"id": "q1", "question": "' + "word " * 40 + '", "answer": "a"}']).parent,
+        "--out_dir", t / "m", "--live_dir", t / "l"),
+     "train_sft.max_length 16 is below the longest prompt"),
+    ("params-select-without-validation", lambda t, m: script(
+        "train_sft.py", "--params", params_with(t, set_key("tasks.story_qa.train_sft.select_every", 10)),
+        "--data_dir", t, "--out_dir", t / "m", "--live_dir", t / "l"),
+     "train_sft.select_every (task story_qa): the task has no validation split to select on; set select_every: 0"),
+    ("params-too-few-problems", lambda t, m: script(
+        "build_qa.py", "--params", params_with(t, set_key("tasks.word_math.build_qa.test_problems", 5000)), "--task",
+        "word_math", "--raw_dir", jsonl(t / "raw/problems.jsonl", ['{"id": "p", "question": "q", "working": [], '
+                                                                   '"number": 1, "key": "1"}']).parent,
+        "--out_dir", t / "qa", "--metrics", t / "q.json"),
+     "validation_problems + test_problems (5016) leave no train problems of the 1 generated"),
+    # --- data files ---------------------------------------------------------------------------------------------
+    ("data-malformed-line", lambda t, m: standalone(t, b'{"gold": "a", "prediction": "a"}\n{"gold": \n'),
+     "preds.jsonl:2: malformed JSON (Expecting value); fix or delete that line"),
+    ("data-missing-field", lambda t, m: standalone(t, b'{"gold": "a"}\n'),
+     "preds.jsonl:1: missing field(s) prediction; every line needs gold, prediction"),
+    ("data-empty-file", lambda t, m: standalone(t, b""), "preds.jsonl: no records to score"),
+    ("data-not-utf8", lambda t, m: standalone(t, b'{"gold": "\xe9", "prediction": "a"}\n'),
+     "preds.jsonl: not UTF-8 text (byte 10); save it as UTF-8"),
+    ("data-directory", lambda t, m: standalone(t, None), "preds.jsonl: is a directory; expected a file there"),
+    ("data-not-an-object", lambda t, m: standalone(t, b'["gold", "prediction"]\n'),
+     "preds.jsonl:1: expected a JSON object, got list"),
+    ("data-wrong-value-type", lambda t, m: standalone(t, b'{"gold": 42, "prediction": "42"}\n'),
+     "preds.jsonl: record 1: `gold` and `prediction` must be strings"),
+    ("data-missing-file", lambda t, m: script("build_qa.py", "--raw_dir", t / "nowhere", "--out_dir", t / "qa",
+                                              "--metrics", t / "q.json"),
+     "nowhere/entities.jsonl: file not found; run the stage that writes it"),
+    ("data-empty-split", lambda t, m: script("train_sft.py", "--data_dir", jsonl(t / "qa/train.jsonl", []).parent,
+                                             "--out_dir", t / "m", "--live_dir", t / "l"),
+     "qa/train.jsonl: no records; rerun build_qa"),
+    ("data-eval-json-version", lambda t, m: script(
+        "report.py", "--metrics", jsonl(t / "evals/old.json", [json.dumps(
+            {"metric_version": 0, "task": "story_qa", "model": "old", "model_dir": "m", "eval_format": "chat",
+             "recipe": [], "splits": []})]), "--pred_dir", t, "--out_dir", t / "out"),
+     "scored by another metric version than story_qa's 1"),
+    # --- models -------------------------------------------------------------------------------------------------
+    ("model-unknown-name", lambda t, m: script(
+        "train_sft.py", "--params", params_with(t, set_key("model.name_or_path", "no-org/no-model")),
+        "--data_dir", m / "qa", "--out_dir", t / "m", "--live_dir", t / "l"),
+     "model.name_or_path: 'no-org/no-model' is not 'tiny', a local directory, or a model in the local"),
+    ("model-dir-without-config", lambda t, m: script(
+        "eval_accuracy_plus.py", "--model_dir", t, "--data_dir", m / "qa", "--out", t / "e.json"),
+     "no config.json; point at a directory written by save_pretrained"),
+    ("model-dir-without-weights", lambda t, m: script(
+        "eval_accuracy_plus.py", "--model_dir", m / "no_weights", "--data_dir", m / "qa", "--out", t / "e.json"),
+     "cannot load model from"),
+    ("model-missing-dir", lambda t, m: script(
+        "train_rl.py", "--sft_dir", t / "no_model", "--data_dir", m / "qa", "--out_dir", t / "rl",
+        "--live_dir", t / "l", "--metrics", t / "r.json"),
+     "cannot load model from"),
+    ("model-no-chat-template", lambda t, m: script(
+        "play.py", "--model_dir", m / "no_template", "--prompt", "Where was Aldith Varnholt born?"),
+     "has no chat template; set model.prompt_format: plain"),
+    ("model-qlora-without-gpu", lambda t, m: script(
+        "train_sft.py", "--params", params_with(t, lambda p: p["model"].update(load_in_4bit=True, lora={
+            **p["model"]["lora"], "enabled": True})), "--data_dir", m / "qa", "--out_dir", t / "m", "--live_dir", t / "l"),
+     "QLoRA needs a CUDA GPU and none is visible; set load_in_4bit: false"),
+    ("model-no-trainer-checkpoint", lambda t, m: script(
+        "train_rl.py", "--run", "control", "--set", "train_rl.control_steps=2", "--sft_dir", m / "good",
+        "--data_dir", m / "qa", "--out_dir", t / "c", "--live_dir", t / "l", "--metrics", t / "c.json"),
+     "good: no trainer_checkpoint/ to continue SFT from; rerun train_sft"),
+    # --- CLI flags ----------------------------------------------------------------------------------------------
+    ("cli-unknown-flag", lambda t, m: script("build_qa.py", "--raw_dir", t, "--out_dir", t, "--metrics", t / "q",
+                                             "--raw", "x"), "unrecognized arguments: --raw x"),
+    ("cli-missing-flag", lambda t, m: script("generate_stories.py", "--out_dir", t),
+     "the following arguments are required: --metrics"),
+    ("cli-unknown-task", lambda t, m: script("generate_stories.py", "--task", "math", "--out_dir", t, "--metrics", t / "g"),
+     "--task math: unknown task; registered tasks: story_qa, word_math"),
+    ("cli-unknown-variant", lambda t, m: script("generate_stories.py", "--variant", "sft.nothing", "--out_dir", t,
+                                                "--metrics", t / "g"),
+     "--variant sft.nothing: params.yaml has no variants.sft.nothing; known: base, sft"),
+    ("cli-variant-of-another-task", lambda t, m: script("generate_stories.py", "--task", "word_math", "--variant",
+                                                        "scale.story_qa", "--out_dir", t, "--metrics", t / "g"),
+     "--variant scale.story_qa: a recipe of task 'story_qa', but the stage runs --task word_math"),
+    ("cli-bad-set", lambda t, m: script("generate_stories.py", "--set", "generate_stories.seed", "--out_dir", t,
+                                        "--metrics", t / "g"),
+     "--set generate_stories.seed: expected section.key=value"),
+    ("cli-model-and-pred-file", lambda t, m: script("eval_accuracy_plus.py", "--model_dir", t, "--pred_file", t),
+     "give --model_dir (evaluate a model) or --pred_file (score predictions), one of the two"),
+    ("cli-bad-pair", lambda t, m: script("report.py", "--metrics", t / "nothing.json", "--pred_dir", t, "--out_dir", t,
+                                         "--paired", "rl-sft"),
+     "nothing.json: file not found"),
+    ("cli-bad-temperature", lambda t, m: script("play.py", "--model_dir", m / "good", "--temperature", "-1"),
+     "play.py: --temperature must be >= 0 and --top_p in (0, 1]"),
+]
+
+
+@pytest.mark.parametrize("name,build,expected", CASES, ids=[case[0] for case in CASES])
+def test_bad_input_stops_with_one_line(name, build, expected, tmp_path, models):
+    argv = build(tmp_path, models)
+    # run from a copy of the repo's params (tiny), so scripts that default to params.yaml find one
+    if not (tmp_path / "params.yaml").exists():
+        write_params(tmp_path, tiny_params())
+    result = subprocess.run([sys.executable, *map(str, argv)], cwd=tmp_path, capture_output=True, text=True)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-2000:]
+    assert expected in lines[0]
+
+
+def test_the_catalogue_covers_each_kind_five_times():
+    kinds = [name.split("-")[0] for name, _, _ in CASES]
+    assert len(CASES) >= 30 and all(kinds.count(kind) >= 5 for kind in ("params", "data", "model", "cli"))
