@@ -11,10 +11,10 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help venv all repro params test test-quick smoke bench variants sweep ablation clean
+.PHONY: help venv all repro params test test-quick smoke bench variants seeds sweep ablation clean
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -53,9 +53,33 @@ variants: params ## every recipe (SFT lengths, RL, SFT+RL, DPO, chat-template ma
 	@for summary in metrics/variants/*/report/summary.md; do echo; cat $$summary; done
 	@echo "Reports: metrics/variants/<task>/report/ (summary.md, comparison.csv, *.png, error_analysis.md)"
 
+# `make seeds`: each task's default over SEEDS (its people / problems, split, init and data order redrawn: every
+# seed of the task set to the same value), and word_math also at a harder setting, as queued DVC experiments run one
+# at a time; then metrics/<task>/seeds.csv and the reports' seeds lines. ~10 min per story_qa run, ~7 per word_math run.
+SEEDS := 0 1 2
+SEEDS_RUNS := story_qa:default word_math:default word_math:harder
+SETTING_harder := -S tasks.word_math.generate_stories.max_ops=5
+SEEDS_BASE := $(shell git rev-parse HEAD 2>/dev/null)
+seed_params = -S tasks.$(1).generate_stories.seed=$(2) -S tasks.$(1).build_qa.seed=$(2) -S ++tasks.$(1).train_sft.seed=$(2) \
+	-S ++tasks.$(1).train_rl.seed=$(2)
+
+seeds: params ## each task over seeds 0,1,2 (word_math also harder) as queued DVC experiments -> metrics/<task>/seeds.csv
+	@git diff --quiet HEAD -- . ':!metrics' || { echo "error: commit your changes first: queued experiments run the committed tree"; exit 2; }
+	for run in $(SEEDS_RUNS); do task=$${run%%:*}; setting=$${run#*:}; for seed in $(SEEDS); do \
+	  name=seeds-$$task-$$setting-s$$seed; \
+	  $(DVC) exp remove -q $$name 2>/dev/null || true; \
+	  $(DVC) exp run --queue -q --name $$name $(call seed_params,$$task,$$seed) $$( [ $$setting = harder ] && echo "$(SETTING_harder)" ) report@$$task; \
+	done; done
+	$(DVC) queue start -j 1
+	while $(DVC) queue status | grep -qE 'Queued|Running'; do sleep 30; done
+	$(DVC) exp show --csv --no-pager --rev $(SEEDS_BASE) > metrics/seeds_experiments.csv
+	$(PY) scripts/seeds.py --csv metrics/seeds_experiments.csv --metrics_dir metrics
+	$(DVC) repro $(foreach run,$(SEEDS_RUNS),report@$(firstword $(subst :, ,$(run))))
+
 # The ablation runs every cell at one smaller scale and one number of passes, the same for all (stated above
 # the README table): each train question is seen equally often, and a person with 5 stories is read 5x as often.
-SWEEP_SCALE := -S generate_stories.num_entities=60 -S generate_stories.num_unseen_entities=20 -S train_rl.method=none
+SWEEP_SCALE := -S tasks.story_qa.generate_stories.num_entities=60 -S tasks.story_qa.generate_stories.num_unseen_entities=20 \
+	-S ++tasks.story_qa.train_rl.method=none
 SWEEP_EPOCHS := 16
 # The queued experiments hang off the commit checked out when the sweep starts; collect them from it even if
 # main moves on meanwhile.
@@ -66,9 +90,9 @@ sweep: params ## ablation: 12 queued DVC experiments (stories x permutation x QA
 	for stories in 1 2 5; do for permute in false true; do for mix in true false; do \
 	  name=ablation-s$$stories-perm-$$permute-mix-$$mix; \
 	  $(DVC) exp remove -q $$name 2>/dev/null || true; \
-	  $(DVC) exp run --queue -q --name $$name $(SWEEP_SCALE) -S generate_stories.stories_per_entity=$$stories \
-	    -S generate_stories.permute_sentences=$$permute -S train_sft.mix_qa=$$mix \
-	    -S train_sft.num_train_epochs=$(SWEEP_EPOCHS); \
+	  $(DVC) exp run --queue -q --name $$name $(SWEEP_SCALE) -S tasks.story_qa.generate_stories.stories_per_entity=$$stories \
+	    -S tasks.story_qa.generate_stories.permute_sentences=$$permute -S ++tasks.story_qa.train_sft.mix_qa=$$mix \
+	    -S ++tasks.story_qa.train_sft.num_train_epochs=$(SWEEP_EPOCHS) report@story_qa; \
 	done; done; done
 	$(DVC) queue start -j 1
 	while $(DVC) queue status | grep -qE 'Queued|Running'; do sleep 30; done

@@ -19,33 +19,42 @@ import pandas as pd
 
 from storylab.errors import StorylabError, run
 
-KNOBS = {"stories": "generate_stories.stories_per_entity", "permute": "generate_stories.permute_sentences",
-         "mix_qa": "train_sft.mix_qa"}
-SCORES = {"train EM": "train.all.exact_match.mean", "test EM": "test.all.exact_match.mean",
-          "test CI low": "test.all.exact_match.ci_low", "test CI high": "test.all.exact_match.ci_high"}
-SCALE = ["generate_stories.num_entities", "train_sft.num_train_epochs", "model.tiny.hidden_size",
-         "model.tiny.num_hidden_layers", "train_rl.method"]
+# Each key as `make sweep` writes it now (story_qa's params and headline), then as the committed CSV has it (it
+# predates the task registry: top-level params, metrics/eval_sft.json).
+KNOBS = {"stories": ("tasks.story_qa.generate_stories.stories_per_entity", "generate_stories.stories_per_entity"),
+         "permute": ("tasks.story_qa.generate_stories.permute_sentences", "generate_stories.permute_sentences"),
+         "mix_qa": ("tasks.story_qa.train_sft.mix_qa", "train_sft.mix_qa")}
+SCORES = {"train EM": ("sft.train", "train.all.exact_match.mean"), "test EM": ("sft.test", "test.all.exact_match.mean"),
+          "test CI low": ("sft.ci_low", "test.all.exact_match.ci_low"),
+          "test CI high": ("sft.ci_high", "test.all.exact_match.ci_high")}
+SCALE = [("tasks.story_qa.generate_stories.num_entities", "generate_stories.num_entities"),
+         ("tasks.story_qa.train_sft.num_train_epochs", "train_sft.num_train_epochs"),
+         ("model.tiny.hidden_size",), ("model.tiny.num_hidden_layers",),
+         ("tasks.story_qa.train_rl.method", "train_rl.method")]
+METRICS_FILES = ("metrics/story_qa/headline.json", "metrics/eval_sft.json")
 README_START, README_END = "<!-- ablation:start -->", "<!-- ablation:end -->"
 
 
-def column(frame: pd.DataFrame, key: str, metrics_file: str | None = None) -> pd.Series:
-    """The `dvc exp show --csv` column for a param or metric key (prefixed by its file when ambiguous)."""
-    matches = [c for c in frame.columns if c == key or c.endswith(":" + key)]
-    if metrics_file:
-        matches = [c for c in matches if c.startswith(metrics_file) or c == key]
-    if not matches:
-        raise StorylabError(f"ablation CSV has no column for {key!r}; was it written by `dvc exp show --csv`?")
-    return frame[matches[0]]
+def column(frame: pd.DataFrame, keys: tuple[str, ...], metrics_files: tuple[str, ...] = ()) -> pd.Series:
+    """The `dvc exp show --csv` column for the first of the keys it has (a metric prefixed by its file when
+    ambiguous)."""
+    for key in keys:
+        matches = [c for c in frame.columns if c == key or c.endswith(":" + key)]
+        if metrics_files:
+            matches = [c for c in matches if c.startswith(metrics_files) or c == key]
+        if matches:
+            return frame[matches[0]]
+    raise StorylabError(f"ablation CSV has no column for {keys[0]!r}; was it written by `dvc exp show --csv`?")
 
 
-def ablation_table(frame: pd.DataFrame, metrics_file: str) -> pd.DataFrame:
+def ablation_table(frame: pd.DataFrame, metrics_files: tuple[str, ...] = METRICS_FILES) -> pd.DataFrame:
     """One row per finished experiment: the three knobs, memorisation and extraction EM."""
     named = frame["Experiment"].fillna("").astype(str).str.startswith("ablation-")
     finished = frame[frame["typ"].isin(["branch_commit", "branch_base"]) & named]
     finished = finished[finished["State"].fillna("Success").isin(["Success", ""])] if "State" in frame else finished
     table = pd.DataFrame({name: column(finished, key).values for name, key in KNOBS.items()})
     for name, key in SCORES.items():
-        table[name] = pd.to_numeric(column(finished, key, metrics_file).values)
+        table[name] = pd.to_numeric(column(finished, key, metrics_files).values)
     table["gap"] = table["train EM"] - table["test EM"]
     for name in ("permute", "mix_qa"):
         table[name] = table[name].astype(str).str.lower().map({"true": "on", "false": "off"})
@@ -61,7 +70,7 @@ def scale_line(frame: pd.DataFrame) -> str:
             found = column(rows, key).dropna().astype(str).unique()
         except StorylabError:
             continue
-        values.append(f"{key.split('.')[-1]}={'/'.join(found)}")
+        values.append(f"{key[0].split('.')[-1]}={'/'.join(found)}")
     return "Sweep scale (every cell): " + ", ".join(values)
 
 
@@ -109,12 +118,11 @@ def main() -> None:
     parser.add_argument("--png", required=True)
     parser.add_argument("--md", required=True)
     parser.add_argument("--readme", help="README with ablation markers to update")
-    parser.add_argument("--metrics_file", default="metrics/eval_sft.json")
     args = parser.parse_args()
     if not Path(args.csv).is_file():
         raise StorylabError(f"{args.csv} not found; run `make sweep` first")
     frame = pd.read_csv(args.csv)
-    table = ablation_table(frame, args.metrics_file)
+    table = ablation_table(frame)
     if table.empty:
         raise StorylabError(f"{args.csv} holds no finished experiments; see `dvc queue status`")
     block = markdown(table, scale_line(frame))

@@ -57,6 +57,24 @@ def headline(task, evals: list[dict], differences: dict[str, dict]) -> dict:
     return numbers
 
 
+def seeds_lines(path: str, task) -> list[str]:
+    """The `make seeds` results: per setting, the held-out score of each seed with mean and min, and RL's gain."""
+    import pandas as pd
+
+    table = pd.read_csv(path)
+    lines = []
+    for setting, runs in table.groupby("setting", sort=False):
+        scores = ", ".join(f"seed {r.seed}: {r.sft:.3f}" for r in runs.itertuples())
+        lines.append(f"- `{setting}`: SFT held-out {task.primary_metric} {scores}; mean {runs.sft.mean():.3f}, min "
+                     f"{runs.sft.min():.3f}.")
+        if runs.rl_minus_sft.notna().any():
+            gains = ", ".join(f"{r.rl_minus_sft:+.3f} [{r.rl_minus_sft_ci_low:+.3f}, {r.rl_minus_sft_ci_high:+.3f}]"
+                              for r in runs.itertuples())
+            controls = ", ".join(f"{r.rl_minus_control:+.3f}" for r in runs.itertuples())
+            lines.append(f"  RL minus SFT per seed: {gains}; RL minus control: {controls}.")
+    return lines
+
+
 def main() -> str:
     parser = stage_parser(__doc__)
     parser.add_argument("--metrics", nargs="+", required=True,
@@ -66,6 +84,7 @@ def main() -> str:
     parser.add_argument("--paired", nargs="*", default=[], metavar="AFTER:BEFORE",
                         help="paired bootstrap of the held-out check, AFTER minus BEFORE, for each pair")
     parser.add_argument("--headline", help="write the task's headline metrics (a dozen numbers) here")
+    parser.add_argument("--seeds", help="the task's seeds.csv from `make seeds` (a header alone: not run yet)")
     args = parser.parse_args()
     task, params = stage_params(args, "eval", "report")
     evals = read_evals(args.metrics, task)
@@ -101,6 +120,10 @@ def main() -> str:
     if lines:
         sections += ["## Reinforcement learning, preference optimisation and the control", "\n".join(lines)
                      + "\n\nCurves: `dvc plots show`."]
+    seeds = seeds_lines(args.seeds, task) if args.seeds else []
+    if seeds:
+        sections += ["## Across seeds (`make seeds`: people / problems, split, init and data order redrawn)",
+                     "\n".join(seeds)]
     sections.append(f"Plots: {', '.join(plots)}; predictions side by side: error_analysis.md; every number: "
                     "comparison.csv.")
     markdown = "\n\n".join(sections)

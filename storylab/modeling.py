@@ -90,7 +90,8 @@ def load_pretrained(name_or_path: str, params: ModelParams, trainable_adapter: b
     # model.trust_remote_code says so.
     kwargs = {"dtype": DTYPES[params.dtype], "quantization_config": quantization, "use_safetensors": True,
               "trust_remote_code": params.trust_remote_code}
-    if Path(name_or_path).exists() and not (Path(name_or_path) / "config.json").is_file():
+    local = Path(name_or_path)
+    if local.exists() and not any((local / name).is_file() for name in ("config.json", "adapter_config.json")):
         raise StorylabError(f"{name_or_path}: no config.json; point at a directory written by save_pretrained")
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=params.trust_remote_code)

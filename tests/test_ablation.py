@@ -37,7 +37,7 @@ def exp_show_frame() -> pd.DataFrame:
 
 
 def test_table_has_one_sorted_row_per_experiment_from_the_chosen_metrics_file():
-    table = ablation.ablation_table(exp_show_frame(), "metrics/eval_sft.json")
+    table = ablation.ablation_table(exp_show_frame())
     assert table[["stories", "permute", "mix_qa"]].values.tolist() == [[1, "off", "off"], [1, "off", "on"],
                                                                        [5, "on", "on"]]
     assert table["test EM"].tolist() == [0.0, 0.05, 0.5]
@@ -57,3 +57,16 @@ def test_readme_block_is_replaced_between_markers_and_missing_markers_fail(tmp_p
     readme.write_text("no markers\n")
     with pytest.raises(StorylabError, match="markers"):
         ablation.update_readme(str(readme), "x")
+
+
+def test_the_current_column_names_are_read_first():
+    """`make sweep` now writes story_qa's params and headline; the committed CSV has the pre-registry names."""
+    old = exp_show_frame()
+    renamed = old.rename(columns={"generate_stories.stories_per_entity": "tasks.story_qa.generate_stories.stories_per_entity",
+                                  "generate_stories.permute_sentences": "tasks.story_qa.generate_stories.permute_sentences",
+                                  "train_sft.mix_qa": "tasks.story_qa.train_sft.mix_qa",
+                                  "metrics/eval_sft.json:train.all.exact_match.mean": "metrics/story_qa/headline.json:sft.train",
+                                  "metrics/eval_sft.json:test.all.exact_match.mean": "metrics/story_qa/headline.json:sft.test",
+                                  "metrics/eval_sft.json:test.all.exact_match.ci_low": "metrics/story_qa/headline.json:sft.ci_low",
+                                  "metrics/eval_sft.json:test.all.exact_match.ci_high": "metrics/story_qa/headline.json:sft.ci_high"})
+    assert ablation.ablation_table(renamed).equals(ablation.ablation_table(old))

@@ -9,7 +9,8 @@ import pytest
 from conftest import REPO
 
 SCRIPTS = sorted((REPO / "scripts").glob("*.py"))
-TORCH_SCRIPTS = [p for p in SCRIPTS if p.stem != "ablation"]  # ablation.py reads a CSV: no torch, no params
+CSV_SCRIPTS = {"ablation", "seeds"}  # read `dvc exp show --csv`: no torch, no params
+TORCH_SCRIPTS = [p for p in SCRIPTS if p.stem not in CSV_SCRIPTS]
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)
