@@ -36,11 +36,14 @@ all: params ## run the whole pipeline (dvc repro: every task of params.yaml) and
 
 repro: all ## alias of all
 
-test: $(STAMP) ## run every test (unit tests + the whole DAG on tiny params in a temp copy)
-	$(PY) -m pytest
+# Tests run in TEST_WORKERS processes (pytest-xdist), one file per process at a time, the end-to-end ones first.
+TEST_WORKERS ?= 2
+
+test: $(STAMP) ## run every test (unit tests + the whole DAG on tiny params in a temp copy), ~12 min on 2 cores
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-quick: $(STAMP) ## the tests not marked slow (no end-to-end pipeline runs)
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 smoke: $(STAMP) ## only the end-to-end run of the DAG on tiny params in a temp copy
 	$(PY) -m pytest tests/test_smoke.py

@@ -13,6 +13,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Under pytest-xdist each worker (and every stage it starts) gets one math thread: workers x threads = cores.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("STORYLAB_THREADS", "1")
 
 TINY_MODEL = {"tiny": {"vocab_size": 400, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
                        "num_attention_heads": 2, "max_position_embeddings": 256}}
@@ -45,6 +48,14 @@ TINY_VARIANTS = {
              "sft-plain-eval": {"task": "story_qa", "model": "sft", "format": "plain"},
              "sftrl": {"task": "story_qa", "model": "sftrl", "format": "chat"}},
 }
+
+
+def pytest_collection_modifyitems(items):
+    """The slow end-to-end tests first, the longest (the smoke run) leading: with workers taking one file at a time,
+    the short files then fill in beside them instead of waiting at the end."""
+    def order(item):
+        return (item.get_closest_marker("slow") is None, "test_smoke" not in item.nodeid)
+    items.sort(key=order)
 
 
 def merge(base: dict, overrides: dict) -> dict:
