@@ -105,5 +105,5 @@ sweep: params ## ablation: 12 queued DVC experiments (stories x permutation x QA
 ablation: $(STAMP) ## table, plot and README section from the committed metrics/ablation.csv
 	$(PY) scripts/ablation.py --csv metrics/ablation.csv --png metrics/ablation.png --md metrics/ablation.md --readme README.md
 
-clean: ## delete pipeline outputs (keeps .venv and committed metrics)
-	rm -rf data/*/raw data/*/qa data/*/predictions data/variants models/* .checkpoints
+clean: ## delete pipeline outputs and unfinished checkpoints (keeps .venv, committed metrics and DVC's .gitignore files)
+	rm -rf data/*/raw data/*/qa data/*/predictions data/variants models/*/*/ .checkpoints

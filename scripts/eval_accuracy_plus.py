@@ -6,7 +6,7 @@ plus eval.num_samples samples per held-out question for pass@k:
         --data_dir data/story_qa/qa --pred_dir data/story_qa/predictions/sft --out metrics/story_qa/eval/sft.json
 An existing model, without training (name, data, predictions and output default under data/<task>/, metrics/<task>/):
     python scripts/eval_accuracy_plus.py --task word_math --model_dir path/to/model
-Standalone, on any JSONL with `gold` and `prediction` (plus the fields the task's check reads, e.g. spec_story's `spec`):
+Standalone, on any JSONL with `gold` and `prediction` (plus any record fields the task's check reads):
     python scripts/eval_accuracy_plus.py --task word_math --pred_file F.jsonl [--out M.json]
     python scripts/eval_accuracy_plus.py --pred_file F.jsonl --short_thresh 15 --rouge_thresh 0.5   # story_qa
 """

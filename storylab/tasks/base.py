@@ -35,13 +35,14 @@ class Task:
     reward_metrics: ClassVar[tuple[str, ...]] = ("correct",)
 
     # -- data: generate_stories and build_qa ------------------------------------------------------------
-    def generate(self, params) -> dict[str, list[dict]]:
-        """The raw data (file stem -> records) from the task's generate_stories params."""
+    def generate(self, params) -> tuple[dict[str, list[dict]], dict]:
+        """The raw data (file name -> records) from the task's generate_stories params, and the stats its metrics
+        file records."""
         raise NotImplementedError
 
-    def build(self, params, raw_dir: Path) -> dict[str, list[dict]]:
-        """Everything training and evaluation read (file stem -> records: the splits, `documents`,
-        `preferences_<split>`), from the raw data and the task's build_qa params."""
+    def build(self, params, raw_dir: Path) -> tuple[dict[str, list[dict]], dict]:
+        """Everything training and evaluation read (file name -> records: the splits, `documents.jsonl`,
+        `preferences_<split>.jsonl`), from the raw data and the task's build_qa params, and its stats."""
         raise NotImplementedError
 
     def load(self, split: str, data_dir: str | Path) -> list[dict]:
