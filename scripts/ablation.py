@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from storylab import experiments
 from storylab.errors import StorylabError, run
 
 # Each key as `make sweep` writes it now (story_qa's params and headline), then as the committed CSV has it (it
@@ -49,9 +50,7 @@ def column(frame: pd.DataFrame, keys: tuple[str, ...], metrics_files: tuple[str,
 
 def ablation_table(frame: pd.DataFrame, metrics_files: tuple[str, ...] = METRICS_FILES) -> pd.DataFrame:
     """One row per finished experiment: the three knobs, memorisation and extraction EM."""
-    named = frame["Experiment"].fillna("").astype(str).str.startswith("ablation-")
-    finished = frame[frame["typ"].isin(["branch_commit", "branch_base"]) & named]
-    finished = finished[finished["State"].fillna("Success").isin(["Success", ""])] if "State" in frame else finished
+    finished = experiments.finished(frame, frame["Experiment"].fillna("").astype(str).str.startswith("ablation-"))
     table = pd.DataFrame({name: column(finished, key).values for name, key in KNOBS.items()})
     for name, key in SCORES.items():
         table[name] = pd.to_numeric(column(finished, key, metrics_files).values)

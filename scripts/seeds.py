@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from storylab import experiments
 from storylab.errors import StorylabError, run
 
 NAME = re.compile(r"^seeds-(?P<task>[a-z_]+)-(?P<setting>[a-z0-9]+)-s(?P<seed>\d+)$")
@@ -31,9 +32,7 @@ def seed_rows(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     """One row per finished seeds experiment of the task, with its headline numbers."""
     names = frame["Experiment"].fillna("").astype(str)
     matched = names.str.extract(NAME)
-    rows = frame[(matched["task"] == task) & frame["typ"].isin(["branch_commit", "branch_base"])]
-    if "State" in rows:
-        rows = rows[rows["State"].fillna("Success").isin(["Success", ""])]
+    rows = experiments.finished(frame, matched["task"] == task)
     table = matched.loc[rows.index, ["setting", "seed"]].assign(seed=lambda t: t.seed.astype(int))
     for name, key in COLUMNS.items():
         found = [c for c in frame.columns if c == key or c.endswith(f"metrics/{task}/headline.json:{key}")]
