@@ -55,7 +55,9 @@ def main() -> str:
         raise StorylabError(f"{args.csv} holds no finished seeds-<task>-<setting>-s<seed> experiments")
     for task in tasks:
         table = seed_rows(frame, task)
-        table.to_csv(Path(args.metrics_dir, task, "seeds.csv"), index=False, float_format="%.4f")
+        out = Path(args.metrics_dir, task, "seeds.csv")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False, float_format="%.4f")
         print(f"{task}:\n{table.to_markdown(index=False, floatfmt='.3f')}\n")
     return f"seeds of {', '.join(tasks)} -> {args.metrics_dir}/<task>/seeds.csv"
 
