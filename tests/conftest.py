@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import subprocess
 import sys
@@ -56,6 +57,11 @@ def pytest_collection_modifyitems(items):
     def order(item):
         return (item.get_closest_marker("slow") is None, "test_smoke" not in item.nodeid)
     items.sort(key=order)
+
+
+def digest(path: Path) -> str:
+    """A file's SHA-256: equal digests are the bit-for-bit check of the determinism and resume tests."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def merge(base: dict, overrides: dict) -> dict:

@@ -1,19 +1,14 @@
 """Bit for bit: SFT and GRPO trained twice, in two separate processes and directories, the second while another
 CPU-heavy process runs, give the same weights and the same metrics files (storylab/__init__.py pins the CPU math
 libraries' kernels and thread count; the seeds cover init, data order and GRPO's sampling)."""
-import hashlib
 import subprocess
 import sys
 
 import pytest
 
-from conftest import run_script, tiny_params, write_params
+from conftest import digest, run_script, tiny_params, write_params
 
 pytestmark = pytest.mark.slow
-
-
-def digest(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def train_twice(tmp_path, task: str) -> list[dict]:

@@ -1,7 +1,6 @@
 """Resume after a crash: a training stage killed with SIGKILL and run again continues from its last checkpoint and
 ends with the same weights and metrics as a run that was never interrupted; a checkpoint made under other params is
 never resumed (storylab.training.resume_point: fingerprint of command, params, inputs and code)."""
-import hashlib
 import signal
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_script, tiny_params, write_params
+from conftest import REPO, digest, run_script, tiny_params, write_params
 
 pytestmark = pytest.mark.slow
 TASK = "word_math"
@@ -55,10 +54,6 @@ def finish(cmd: list[str], root: Path) -> str:
     result = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stderr.strip().splitlines()[-1]
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_sft_killed_then_rerun_resumes_and_ends_as_an_uninterrupted_run(data):
