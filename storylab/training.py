@@ -59,8 +59,9 @@ def resume_point(out_dir: str, fingerprint: str) -> str | None:
     (other params, inputs or code) are deleted first, so they are never resumed."""
     root = checkpoint_dir(out_dir)
     marker = root / "fingerprint"
-    if marker.is_file() and marker.read_text() == fingerprint and complete_checkpoints(root):
-        return str(complete_checkpoints(root)[0])
+    checkpoints = complete_checkpoints(root) if marker.is_file() and marker.read_text() == fingerprint else []
+    if checkpoints:
+        return str(checkpoints[0])
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     marker.write_text(fingerprint)
