@@ -50,7 +50,7 @@ class StepTimer(TrainerCallback):
 def bench_training(model_params, sft, tokenizer, documents, records, steps: int, warmup: int) -> dict:
     """The trainer's own dataloader feeds both (collation timed in both), so batches, padding and tokens are
     identical."""
-    dataset = sft_phases(tokenizer, documents, records, model_params, mix=True)[0]
+    dataset = sft_phases(tokenizer, documents, records, model_params, mix=True, max_length=sft.max_length)[0]
     config = sft_config("/tmp/storylab-bench", sft, model_params, max_steps=warmup + steps, logging_steps=10_000)
     timer = StepTimer()
     trainer = StorylabSFTTrainer(model=build_tiny_model(model_params, tokenizer, seed=0), args=config,

@@ -6,7 +6,8 @@ plus eval.num_samples samples per held-out question for pass@k:
         --data_dir data/story_qa/qa --pred_dir data/story_qa/predictions/sft --out metrics/story_qa/eval/sft.json
 An existing model, without training (name, data, predictions and output default under data/<task>/, metrics/<task>/):
     python scripts/eval_accuracy_plus.py --task word_math --model_dir path/to/model
-Standalone, on any JSONL with `gold` and `prediction` (plus any record fields the task's check reads):
+Standalone, on any JSONL with `gold` and `prediction`, plus any record fields the task's check reads (spec_story:
+`spec`, and the gold story optional, as `gold` or `reference`):
     python scripts/eval_accuracy_plus.py --task word_math --pred_file F.jsonl [--out M.json]
     python scripts/eval_accuracy_plus.py --pred_file F.jsonl --short_thresh 15 --rouge_thresh 0.5   # story_qa
 """
@@ -52,12 +53,18 @@ def sampled_metrics(task, records: list[dict], samples: list[list[dict]], resamp
 
 
 def evaluate(task, params, model_dir: str, data_dir: str, pred_dir: str) -> dict:
-    from storylab.generation import generate_completions
+    from storylab.generation import completion_logprobs, generate_completions
     from storylab.modeling import load_pretrained
-    from storylab.prompts import prompts_for
+    from storylab.prompts import format_completion, prompts_for
 
     ev = params.eval
     model, tokenizer = load_pretrained(model_dir, params.model)
+
+    def logprobs(questions: list[str], completions: list[str]) -> list[tuple[float, int]]:
+        prompts = prompts_for(tokenizer, [{"question": q} for q in questions], params.model)
+        texts = [format_completion(c, params.model.prompt_format) for c in completions]
+        return completion_logprobs(model, tokenizer, prompts, texts, max(1, ev.batch_size // 4))
+
     result = {"splits": list(task.splits)}
     for split in task.splits:
         records = task.load(split, data_dir)[:ev.max_per_split or None]
@@ -66,7 +73,8 @@ def evaluate(task, params, model_dir: str, data_dir: str, pred_dir: str) -> dict
                                                                        ev.max_new_tokens))
         write_jsonl(Path(pred_dir, f"{split}.jsonl"), predictions)
         result[split] = {**task.score(predictions, params.score, ev.bootstrap_resamples, ev.seed),
-                         **task.split_extras(split, predictions, data_dir)}
+                         **task.split_extras(split, predictions, data_dir),
+                         **task.model_metrics(split, records, data_dir, logprobs, ev.bootstrap_resamples, ev.seed)}
         if split == task.heldout_split and ev.num_samples:
             samples = generate_completions(model, tokenizer, prompts, ev.batch_size, ev.max_new_tokens,
                                            ev.num_samples, ev.sample_temperature, ev.seed)
@@ -91,10 +99,11 @@ def pipeline(args, task, params) -> str:
 
 
 def standalone(args, task, params) -> str:
-    records = read_jsonl(args.pred_file, required=("gold", "prediction"))
+    records = read_jsonl(args.pred_file, required=("gold", "prediction") if task.gold_required else ("prediction",))
     if not records:
         raise StorylabError(f"{args.pred_file}: no records to score")
     for line, record in enumerate(records, start=1):
+        record.setdefault("gold", record.get("reference", ""))  # only where gold is optional (spec_story)
         if not isinstance(record["gold"], str) or not isinstance(record["prediction"], str):
             raise StorylabError(f"{args.pred_file}: record {line}: `gold` and `prediction` must be strings")
     metrics = task.score(records, params.score, params.eval.bootstrap_resamples, params.eval.seed)

@@ -113,7 +113,7 @@ def main() -> str:
     sections = [f"# {task.name}: {len(evals)} evaluations", f"Questions per evaluation: {counts}.",
                 f"## Held-out questions ({split} split, {task.primary_metric})",
                 headline_table(test, params.report.pass_threshold).to_markdown(index=False),
-                *task.report_sections(evals)]
+                *task.report_sections(evals, predictions)]
     lines = [f"{pair.replace(':', ' minus ')}, held-out {task.primary_metric}: {d['difference']:+.3f} (95% paired "
              f"bootstrap CI [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}])." for pair, d in differences.items()]
     lines += rl_lines(evals)

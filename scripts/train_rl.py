@@ -87,25 +87,36 @@ def train_dpo(task, params, args):
         raise StorylabError(f"train_rl.method dpo (task {task.name}): {args.data_dir} has no preferences_train.jsonl "
                             "and preferences_test.jsonl; this task makes no preference pairs, use grpo or none")
     model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
-    datasets = {split: preference_dataset(split_pairs, tokenizer, params.model) for split, split_pairs in pairs.items()}
+    train = preference_dataset(pairs["train"], tokenizer, params.model)
+    # Held-out pairs by kind (spec_story: easy and hard), each evaluated on its own; pairs without a kind are one set.
+    kinds = list(dict.fromkeys(p.get("kind", "") for p in pairs["test"]))
+    heldout = {kind: preference_dataset([p for p in pairs["test"] if p.get("kind", "") == kind], tokenizer,
+                                        params.model) for kind in kinds}
     config = DPOConfig(max_steps=rl.max_steps, learning_rate=rl.learning_rate, warmup_steps=rl.warmup_steps,
                        per_device_train_batch_size=rl.per_device_train_batch_size,
                        per_device_eval_batch_size=rl.per_device_train_batch_size,
                        beta=rl.dpo.beta, label_smoothing=rl.dpo.label_smoothing, logging_steps=rl.logging_steps,
+                       # sft_weight > 0: TRL's "sft" loss (NLL of the chosen answer) beside DPO's, as in RPO
+                       **({"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, rl.dpo.sft_weight]}
+                          if rl.dpo.sft_weight else {}),
                        **{**trainer_defaults(params.model, rl.seed), **checkpoint_settings(args.out_dir, rl.checkpoint_every)})
     resume = resume_point(args.out_dir, run_fingerprint(params, [args.sft_dir, args.data_dir]))
     # No ref_model: TRL keeps a frozen copy of the starting (SFT) model, or disables the LoRA adapter.
-    trainer = with_progress(DPOTrainer(model=model, args=config, train_dataset=datasets["train"],
-                                       eval_dataset=datasets["test"], processing_class=tokenizer,
+    trainer = with_progress(DPOTrainer(model=model, args=config, train_dataset=train, eval_dataset=heldout[kinds[0]],
+                                       processing_class=tokenizer,
                                        callbacks=callbacks(args.live_dir, resume=bool(resume))))
     trainer.train(resume_from_checkpoint=resume)
-    trainer.evaluate()
-    heldout = trainer.state.log_history[-1]  # DPOTrainer logs its reward metrics rather than returning them
-    return trainer, tokenizer, {"heldout_pairs": len(pairs["test"]), "heldout_loss": heldout["eval_loss"],
-                                "heldout_preference_accuracy": heldout["eval_rewards/accuracies"],
-                                "heldout_reward_margin": heldout["eval_rewards/margins"],
-                                "heldout_reward_chosen": heldout["eval_rewards/chosen"],
-                                "heldout_reward_rejected": heldout["eval_rewards/rejected"]}
+    summary = {"heldout_pairs": len(pairs["test"])}
+    for kind, dataset in heldout.items():
+        trainer.evaluate(dataset)
+        logged = trainer.state.log_history[-1]  # DPOTrainer logs its reward metrics rather than returning them
+        suffix = f"_{kind}" if kind else ""
+        summary.update({f"heldout_loss{suffix}": logged["eval_loss"],
+                        f"heldout_preference_accuracy{suffix}": logged["eval_rewards/accuracies"],
+                        f"heldout_reward_margin{suffix}": logged["eval_rewards/margins"],
+                        f"heldout_reward_chosen{suffix}": logged["eval_rewards/chosen"],
+                        f"heldout_reward_rejected{suffix}": logged["eval_rewards/rejected"]})
+    return trainer, tokenizer, summary
 
 
 def continue_sft(task, params, args):
@@ -120,7 +131,8 @@ def continue_sft(task, params, args):
     model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
     start_step = read_json(start / "trainer_state.json", required=("global_step",))["global_step"]
     records = [r for r in task.load("train", args.data_dir) if task.imitable(r)]
-    phases = sft_phases(tokenizer, task.documents(args.data_dir), records, params.model, params.train_sft.mix_qa)
+    phases = sft_phases(tokenizer, task.documents(args.data_dir), records, params.model, params.train_sft.mix_qa,
+                        params.train_sft.max_length)
     config = sft_config(args.out_dir, params.train_sft, params.model,
                         max_steps=start_step + params.train_rl.control_steps)
     resume = resume_point(args.out_dir, run_fingerprint(params, [args.sft_dir, args.data_dir])) or str(start)

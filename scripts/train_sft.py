@@ -78,7 +78,7 @@ def main() -> str:
     corpus = [d["text"] for d in documents] + [r["question"] + " " + r["answer"] for r in records]
     model, tokenizer = initial_model(params.model, corpus, sft.seed)
     check_prompt_lengths(tokenizer, records, params.model, sft.max_length)
-    phases = sft_phases(tokenizer, documents, records, params.model, sft.mix_qa)
+    phases = sft_phases(tokenizer, documents, records, params.model, sft.mix_qa, sft.max_length)
     if sft.max_steps == 0:
         save_model(model, tokenizer, args.out_dir, recipe=[])
         Live(args.live_dir, save_dvc_exp=False, dvcyaml=None).end()  # an empty curves dir: nothing trained
@@ -86,7 +86,7 @@ def main() -> str:
     selection, settings = {}, {}
     if sft.select_every:
         validation = task.load("validation", args.data_dir)
-        selection["eval_dataset"] = Dataset.from_list(sft_records(tokenizer, validation, params.model))
+        selection["eval_dataset"] = Dataset.from_list(sft_records(tokenizer, validation, params.model, sft.max_length))
         if sft.select_metric == "loss":
             settings = selection_settings(sft, "eval_loss", greater_is_better=False)
         else:

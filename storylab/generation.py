@@ -40,3 +40,32 @@ def generate_answers(model, tokenizer, prompts: list[str], batch_size: int, max_
     """Greedy answers, one per prompt."""
     return [completions[0]["text"]
             for completions in generate_completions(model, tokenizer, prompts, batch_size, max_new_tokens)]
+
+
+@torch.inference_mode()
+def completion_logprobs(model, tokenizer, prompts: list[str], completions: list[str],
+                        batch_size: int) -> list[tuple[float, int]]:
+    """Per (prompt, completion): the summed log-probability of the completion's tokens and the end token after it,
+    and how many tokens that is. Prompt and completion are tokenised together, as TRL's trainers do."""
+    model.eval()
+    device = next(model.parameters()).device
+    results = []
+    for start in range(0, len(prompts), batch_size):
+        batch = list(zip(prompts[start:start + batch_size], completions[start:start + batch_size]))
+        rows, starts = [], []
+        for prompt, completion in batch:
+            prompt_ids = tokenizer(prompt)["input_ids"]
+            ids = tokenizer(prompt + completion)["input_ids"] + [tokenizer.eos_token_id]
+            starts.append(next((i for i, (a, b) in enumerate(zip(prompt_ids, ids)) if a != b), len(prompt_ids)))
+            rows.append(ids)
+        width = max(map(len, rows))
+        input_ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
+        attention = torch.zeros((len(rows), width), dtype=torch.long)
+        for row, ids in enumerate(rows):
+            input_ids[row, :len(ids)], attention[row, :len(ids)] = torch.tensor(ids), 1
+        logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits.float()
+        token_logprobs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, input_ids[:, 1:, None].to(device))[..., 0]
+        for row, (ids, first) in enumerate(zip(rows, starts)):
+            # Position t predicts token t + 1: the completion's tokens are predicted from first - 1 on.
+            results.append((float(token_logprobs[row, first - 1:len(ids) - 1].sum()), len(ids) - first))
+    return results

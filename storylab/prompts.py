@@ -1,6 +1,8 @@
 """Prompt formatting shared by training, RL and evaluation, so every stage asks the same question the same way."""
 from __future__ import annotations
 
+import re
+
 from storylab.errors import StorylabError
 
 PLAIN_TEMPLATE = "Question: {question}\nAnswer:"
@@ -41,10 +43,31 @@ def prompts_for(tokenizer, records: list[dict], model_params) -> list[str]:
             for r in records]
 
 
-def sft_records(tokenizer, records: list[dict], model_params) -> list[dict]:
-    """Prompt/completion records (TRL's format): with completion_only_loss only the answer carries loss."""
-    return [{"prompt": prompt, "completion": format_completion(r["answer"], model_params.prompt_format)}
-            for prompt, r in zip(prompts_for(tokenizer, records, model_params), records)]
+def fit_completion(tokenizer, prompt: str, completion: str, max_length: int) -> str:
+    """The completion cut so that prompt + completion + the end token fit in max_length tokens: at the last sentence
+    end that fits (else the last word), never inside the prompt. TRL would cut the sequence itself from the right,
+    dropping the end token with the story's tail, so the model would never learn to stop on a long example."""
+    def fits(text: str) -> bool:
+        return len(tokenizer(prompt + text)["input_ids"]) + 1 <= max_length
+
+    if fits(completion):
+        return completion
+    for pattern in (r"[.!?](?=\s|$)", r"\S(?=\s)"):  # sentence ends, then word ends
+        cut = next((end for end in reversed([m.end() for m in re.finditer(pattern, completion)])
+                    if fits(completion[:end])), None)
+        if cut is not None:
+            return completion[:cut]
+    return ""
+
+
+def sft_records(tokenizer, records: list[dict], model_params, max_length: int | None = None) -> list[dict]:
+    """Prompt/completion records (TRL's format): with completion_only_loss only the answer carries loss. With
+    max_length, an answer too long to fit with its prompt and the end token is cut by fit_completion."""
+    prompts = prompts_for(tokenizer, records, model_params)
+    completions = [format_completion(r["answer"], model_params.prompt_format) for r in records]
+    if max_length:
+        completions = [fit_completion(tokenizer, p, c, max_length) for p, c in zip(prompts, completions)]
+    return [{"prompt": p, "completion": c} for p, c in zip(prompts, completions)]
 
 
 def document_records(documents: list[dict]) -> list[dict]:

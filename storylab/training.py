@@ -153,10 +153,11 @@ def save_model(model_or_trainer, tokenizer, out_dir: str, recipe: list[dict]) ->
 
 
 def sft_phases(tokenizer, documents: list[dict], train: list[dict], model_params: ModelParams,
-               mix: bool) -> list[Dataset]:
+               mix: bool, max_length: int) -> list[Dataset]:
     """The SFT data: documents with the loss on every token, train records with it on the answer (TRL's
-    completion-only loss). mix: one phase with both shuffled together; else documents, then records."""
-    records = Dataset.from_list(sft_records(tokenizer, train, model_params))
+    completion-only loss; an answer too long for max_length is cut at a sentence end, the end token kept). mix: one
+    phase with both shuffled together; else documents, then records."""
+    records = Dataset.from_list(sft_records(tokenizer, train, model_params, max_length))
     if not documents:
         return [records]
     docs = Dataset.from_list(document_records(documents))

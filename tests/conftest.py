@@ -36,6 +36,10 @@ TINY_TASKS = {
                   "train_rl": {"max_steps": 2, "per_device_train_batch_size": 4, "control_steps": 2,
                                "grpo": {"max_completion_length": 12}},
                   "eval": {"max_new_tokens": 12, "max_per_split": 16, "num_samples": 2}},
+    "spec_story": {"generate_stories": {"num_specs": 40}, "build_qa": {"validation_specs": 6, "test_specs": 8},
+                   "train_sft": {"max_steps": 4, "select_every": 2},
+                   "train_rl": {"max_steps": 2, "per_device_train_batch_size": 4, "control_steps": 2},
+                   "eval": {"max_new_tokens": 12, "max_per_split": 8, "num_samples": 1}},
 }
 # A few recipes of the variants pipeline, replacing the full list: untuned base, SFT, SFT then GRPO, two formats.
 TINY_VARIANTS = {

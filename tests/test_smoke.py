@@ -68,7 +68,7 @@ def repo(tmp_path_factory):
     return root, first
 
 
-TASKS = ("story_qa", "word_math")
+TASKS = ("story_qa", "word_math", "spec_story")
 STAGES = {f"{stage}@{task}" for task in TASKS for stage in ("generate_stories", "build_qa", "train_sft", "report")}
 STAGES.add("validate_params")
 STAGES |= {f"train_rl@{task}-{run}" for task in TASKS for run in ("rl", "control")}
@@ -100,6 +100,14 @@ def test_full_dag_runs_every_task_offline_and_writes_versioned_metrics(repo):
     assert math["recipe"][0]["selected_by"] == "validation score"  # the SFT checkpoint was picked on validation
     rl = json.loads((root / "metrics/word_math/train_rl.json").read_text())
     assert rl["method"] == "grpo" and len(rl["reward_over_steps"]) == 2
+    stories = json.loads((root / "metrics/spec_story/eval/sft.json").read_text())
+    assert {"reference_ppl", "pairs_easy", "pairs_hard", "overlap"} <= set(stories["test"])
+    assert stories["recipe"][0]["selected_by"] == "validation loss"
+    dpo = json.loads((root / "metrics/spec_story/train_rl.json").read_text())
+    assert dpo["method"] == "dpo" and {"heldout_preference_accuracy_easy", "heldout_preference_accuracy_hard"} <= set(dpo)
+    story_summary = (root / "metrics/spec_story/report/summary.md").read_text()
+    assert "## Constraints on held-out specs" in story_summary and "## Sample stories" in story_summary
+    assert "easy pairs: accuracy" in story_summary and "rl minus sft, style" in story_summary
     # `dvc metrics show` prints the headlines only: one small file per task
     shown = json.loads(sh(DVC, "metrics", "show", "--json", cwd=root))
     files = {name for rev in shown.values() for name in rev["data"]}

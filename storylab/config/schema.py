@@ -84,6 +84,7 @@ class GRPOParams(Section):
 class DPOParams(Section):
     beta: float = Field(gt=0)
     label_smoothing: float = Field(ge=0, lt=0.5)
+    sft_weight: float = Field(ge=0)
 
 
 class TrainRLParams(Section):

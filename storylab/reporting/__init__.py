@@ -80,9 +80,12 @@ def _grpo_line(stage: dict) -> str:
 
 STAGE_LINES = {
     "grpo": _grpo_line,
-    "dpo": lambda s: (f"DPO ({s['steps']} steps), {s['heldout_pairs']} held-out preference pairs: accuracy "
-                      f"{s['heldout_preference_accuracy']:.3f}, reward margin {s['heldout_reward_margin']:+.3f} "
-                      f"(chosen {s['heldout_reward_chosen']:+.3f}, rejected {s['heldout_reward_rejected']:+.3f})."),
+    "dpo": lambda s: (f"DPO ({s['steps']} steps), {s['heldout_pairs']} held-out preference pairs: " + "; ".join(
+        f"{kind}accuracy {s['heldout_preference_accuracy' + key]:.3f}, reward margin "
+        f"{s['heldout_reward_margin' + key]:+.3f} (chosen {s['heldout_reward_chosen' + key]:+.3f}, rejected "
+        f"{s['heldout_reward_rejected' + key]:+.3f})"
+        for key, kind in (("", ""), ("_easy", "easy pairs: "), ("_hard", "hard pairs: "))
+        if "heldout_preference_accuracy" + key in s) + "."),
     "sft-continued": lambda s: f"SFT continued for {s['steps']} more steps (the control: the compute of the RL run).",
 }
 

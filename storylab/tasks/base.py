@@ -31,6 +31,8 @@ class Task:
     heldout_split: ClassVar[str] = "test"
     # The item metric of the headline, the binary check that is also the default GRPO reward ("correct").
     primary_metric: ClassVar[str] = "correct"
+    # Whether standalone scoring needs a gold answer per line (`gold`, or `reference`); without one it scores "".
+    gold_required: ClassVar[bool] = True
     # Item metrics that may serve as GRPO rewards (train_rl.grpo.rewards); each is in [0, 1].
     reward_metrics: ClassVar[tuple[str, ...]] = ("correct",)
 
@@ -109,8 +111,14 @@ class Task:
             raise StorylabError(f"{source}: train_rl.grpo.rewards (task {self.name}): unknown reward {unknown[0]!r}; "
                                 f"allowed: {', '.join(self.reward_metrics)}")
 
-    def describe(self, prediction: str) -> list[str]:
-        """What `scripts/play.py` prints under a completion: the task's reading of it (word_math: the answer)."""
+    def record_from_fields(self, fields: dict, source: str) -> dict:
+        """A prompt record (`question` and the task's fields) from structured fields, for `scripts/play.py --field`
+        (spec_story: a spec). Tasks whose prompt is plain text have none."""
+        raise StorylabError(f"{source}: task {self.name} takes a plain prompt (--prompt), not fields")
+
+    def describe(self, prediction: str, record: dict) -> list[str]:
+        """What `scripts/play.py` prints under a completion: the task's reading of it (word_math: the answer;
+        spec_story: the constraints it met). record: the prompt's record (`question`, and the task's fields)."""
         return []
 
     # -- evaluation extras and the report ---------------------------------------------------------------
@@ -118,8 +126,17 @@ class Task:
         """Task-specific numbers stored beside a split's metrics (story_qa: the unseen chance level)."""
         return {}
 
-    def report_sections(self, evals: list[dict]) -> list[str]:
-        """Task-specific markdown sections of the report, after the headline table."""
+    def model_metrics(self, split: str, records: list[dict], data_dir: str | Path,
+                      logprobs: Callable[[list[str], list[str]], list[tuple[float, int]]], resamples: int,
+                      seed: int) -> dict:
+        """Numbers that need the model itself, not only its generations (spec_story: the perplexity of the reference
+        stories, preference accuracy by log-probability). logprobs(questions, completions): each completion's summed
+        log-probability and token count (end token included), prompted as in evaluation."""
+        return {}
+
+    def report_sections(self, evals: list[dict], predictions: dict[str, dict[str, dict]]) -> list[str]:
+        """Task-specific markdown sections of the report, after the headline table. predictions: model -> record id
+        -> its held-out prediction record."""
         return []
 
 

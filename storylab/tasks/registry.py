@@ -5,4 +5,5 @@ adding a task here reruns nothing else."""
 TASKS = {
     "story_qa": "storylab.tasks.story_qa",
     "word_math": "storylab.tasks.word_math",
+    "spec_story": "storylab.tasks.spec_story",
 }

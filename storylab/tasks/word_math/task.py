@@ -109,7 +109,7 @@ class WordMath(Task):
         return {"correct": self.check(prediction, gold, record), "no_marker": 1.0 - has_marker(prediction),
                 "shows_working": float("=" in prediction)}
 
-    def describe(self, prediction):
+    def describe(self, prediction, record):
         answer = extract_answer(prediction)
         marker = "after ####" if has_marker(prediction) else "no ####: the last number"
         return [f"answer: {answer} ({marker})" if answer is not None else "answer: none (no number in the text)"]
@@ -124,7 +124,7 @@ class WordMath(Task):
                 result[f"ops_{ops}"] = aggregate(subset, resamples, seed)
         return result
 
-    def report_sections(self, evals):
+    def report_sections(self, evals, predictions):
         rows = []
         for result in evals:
             block = result["test"]["all"]

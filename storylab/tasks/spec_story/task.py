@@ -1,0 +1,280 @@
+"""spec_story: a structured spec (title, setting, characters, object, taboo rule, twist, constraints) -> a 2-4
+paragraph horror story. SFT learns the mapping (the loss on the story tokens only), DPO then prefers horror over a
+wholesome rewrite (easy pairs) and a story that keeps every constraint over one that silently breaks one (hard pairs).
+
+The check (`correct`, also the GRPO reward and the validation score) is every constraint at once: paragraph count
+2-4 with each paragraph's length in the reference range, protagonist, supporting character, object, taboo rule and
+twist present, and, where the record says how generation ended, stopped on the end token.
+"""
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import pandas as pd
+from pydantic import Field
+
+from storylab.config.schema import Section
+from storylab.errors import StorylabError
+from storylab.io import read_jsonl
+from storylab.metrics.stats import mean_ci, paired_difference_ci
+from storylab.metrics.text import normalize
+from storylab.metrics.writing import distinct_n, paragraphs, repeated_ngram_share, rouge_l_f, sentence_bleu, words
+from storylab.tasks.base import Task, aggregate
+from storylab.tasks.spec_story.generator import CONSTRAINTS as CONSTRAINT_TEXT, generate
+from storylab.tasks.spec_story.style import horror_score
+
+SPEC_FIELDS = ("title", "setting", "protagonist", "supporting_character", "object", "taboo", "twist", "constraints")
+# The constraints checked one by one; `correct` is all of them (and `stopped`, where known).
+CONSTRAINTS = ("paragraphs", "protagonist", "supporting_character", "object", "taboo", "twist")
+# Words per paragraph of the reference stories, shortest to longest over every template combination
+# (tests/test_data.py checks the generator against it): a paragraph outside it breaks the paragraph constraint.
+PARAGRAPH_WORDS = (21, 66)
+
+
+class GenerateParams(Section):
+    seed: int = Field(ge=0)
+    num_specs: int = Field(ge=6)
+    wholesome_fraction: float = Field(ge=0, le=1)
+
+
+class BuildParams(Section):
+    seed: int = Field(ge=0)
+    validation_specs: int = Field(ge=1)
+    test_specs: int = Field(ge=1)
+
+
+class ScoreParams(Section):
+    """No knobs: the paragraph length range is the generator's (PARAGRAPH_WORDS)."""
+
+
+def format_spec(spec: dict) -> str:
+    """The user's message: one line per spec field."""
+    return "Write a story for this spec.\n" + "\n".join(
+        f"{field.replace('_', ' ').capitalize()}: {spec[field]}" for field in SPEC_FIELDS)
+
+
+def check_constraints(text: str, spec: dict) -> dict[str, float]:
+    """Each constraint of the spec, 1.0 when the story meets it (names and phrases matched after normalisation)."""
+    story = f" {normalize(text)} "
+    blocks = paragraphs(text)
+    lengths_ok = all(PARAGRAPH_WORDS[0] <= len(words(block)) <= PARAGRAPH_WORDS[1] for block in blocks)
+    present = {field: float(f" {normalize(spec[field])} " in story)
+               for field in ("protagonist", "supporting_character", "taboo", "twist")}
+    obj = normalize(spec["object"]).removeprefix("a ").removeprefix("an ")
+    return {"paragraphs": float(2 <= len(blocks) <= 4 and lengths_ok), **present,
+            "object": float(f" {obj} " in story)}
+
+
+class SpecStory(Task):
+    name = "spec_story"
+    metric_version = 1
+    params = {"generate_stories": GenerateParams, "build_qa": BuildParams, "score": ScoreParams}
+    splits = ("train", "validation", "test")
+    primary_metric = "correct"
+    reward_metrics = ("correct", *CONSTRAINTS, "style")
+    gold_required = False  # standalone scoring: `reference` is optional (BLEU / ROUGE-L need it)
+
+    def generate(self, params):
+        try:
+            records = generate(params.seed, params.num_specs, params.wholesome_fraction)
+        except ValueError as exc:
+            raise StorylabError(f"tasks.{self.name}.generate_stories: {exc}; lower num_specs")
+        counts = pd.Series([len(paragraphs(r["story"])) for r in records]).value_counts().sort_index()
+        lengths = [len(words(block)) for r in records for block in paragraphs(r["horror"])]
+        return {"specs.jsonl": records}, {
+            "specs": len(records), "wholesome_references": sum(r["register"] == "wholesome" for r in records),
+            "by_paragraphs": {str(k): int(v) for k, v in counts.items()},
+            "paragraph_words": [min(lengths), max(lengths)],
+            "story_words_mean": round(sum(len(words(r["story"])) for r in records) / len(records), 1)}
+
+    def build(self, params, raw_dir):
+        """Split by spec (specs are distinct): held-out first, in draw order. Train references are in their drawn
+        register; held-out references, and every chosen story, are horror. Each spec gives an easy and a hard pair."""
+        specs = read_jsonl(Path(raw_dir, "specs.jsonl"),
+                           required=("id", "spec", "story", "horror", "wholesome", "hard_broken", "hard_rejected"))
+        held = params.validation_specs + params.test_specs
+        if held >= len(specs):
+            raise StorylabError(f"tasks.{self.name}.build_qa: validation_specs + test_specs ({held}) leave no train "
+                                f"specs of the {len(specs)} generated; raise generate_stories.num_specs")
+        parts = {"test": specs[:params.test_specs], "validation": specs[params.test_specs:held], "train": specs[held:]}
+        rng = random.Random(params.seed)
+        files, stats = {}, {}
+        for split, part in parts.items():
+            files[f"{split}.jsonl"] = [{"id": s["id"], "question": format_spec(s["spec"]),
+                                        "answer": s["story"] if split == "train" else s["horror"], "spec": s["spec"],
+                                        "register": s["register"] if split == "train" else "horror"} for s in part]
+            pairs = []
+            for s in part:
+                easy = {"kind": "easy", "broken": "style", "rejected": s["wholesome"]}
+                hard = {"kind": "hard", "broken": s["hard_broken"], "rejected": s["hard_rejected"]}
+                for pair in rng.sample([easy, hard], 2):
+                    pairs.append({"id": f"{s['id']}-{pair['kind']}", "question": format_spec(s["spec"]),
+                                  "chosen": s["horror"], **pair})
+            if split != "validation":
+                files[f"preferences_{split}.jsonl"] = pairs
+            stats[split] = {"specs": len(part), "preference_pairs": len(pairs),
+                            "hard_broken": dict(sorted(pd.Series([s["hard_broken"] for s in part]).value_counts()
+                                                       .items()))}
+        keys = {split: {format_spec(s["spec"]) for s in part} for split, part in parts.items()}
+        if keys["train"] & (keys["test"] | keys["validation"]):
+            raise StorylabError("a held-out spec is also a train spec; the generator's specs must be distinct")
+        return files, stats
+
+    def check(self, prediction, gold, record):
+        return float(all(check_constraints(prediction, record["spec"]).values()) and record.get("stopped", True))
+
+    def score_item(self, prediction, gold, record, params):
+        met = check_constraints(prediction, record["spec"])
+        stopped = {"stopped": float(record["stopped"])} if "stopped" in record else {}
+        return {"correct": float(all(met.values()) and record.get("stopped", True)), **met, **stopped,
+                "repeated_4gram": repeated_ngram_share(prediction), "distinct_2": distinct_n(prediction),
+                "style": horror_score(prediction), "words": float(len(words(prediction)))}
+
+    def reward_columns(self, record):
+        return {"gold": record["answer"], "spec": record["spec"]}
+
+    def score(self, records, params, resamples, seed):
+        """All stories; their overlap with the reference (BLEU, ROUGE-L) where there is one; and the references
+        themselves (their repetition and style: the yardsticks of the targets)."""
+        for line, record in enumerate(records, start=1):
+            if not isinstance(record.get("spec"), dict) or set(SPEC_FIELDS) - set(record["spec"]):
+                raise StorylabError(f"record {line}: `spec` must be an object with the fields "
+                                    f"{', '.join(SPEC_FIELDS)}")
+        result = {"all": aggregate([self.score_item(r["prediction"], r["gold"], r, params) for r in records],
+                                   resamples, seed)}
+        referenced = [r for r in records if r["gold"]]
+        if referenced:
+            result["overlap"] = aggregate([{"bleu": sentence_bleu(r["prediction"], r["gold"]),
+                                            "rouge_l": rouge_l_f(r["prediction"], r["gold"])} for r in referenced],
+                                          resamples, seed)
+            result["reference"] = aggregate([{"repeated_4gram": repeated_ngram_share(r["gold"]),
+                                              "distinct_2": distinct_n(r["gold"]), "style": horror_score(r["gold"]),
+                                              "words": float(len(words(r["gold"])))} for r in referenced],
+                                            resamples, seed)
+        return result
+
+    def record_from_fields(self, fields, source):
+        """A spec: every field but `constraints` (default: the task's fixed constraints) is required, text only."""
+        spec = {"constraints": CONSTRAINT_TEXT, **fields}
+        missing = [field for field in SPEC_FIELDS if not str(spec.get(field) or "").strip()]
+        unknown = sorted(set(spec) - set(SPEC_FIELDS))
+        if missing or unknown:
+            problem = f"missing {', '.join(missing)}" if missing else f"unknown field {unknown[0]!r}"
+            raise StorylabError(f"{source}: spec {problem}; a spec has {', '.join(SPEC_FIELDS)}")
+        spec = {field: str(spec[field]).strip() for field in SPEC_FIELDS}
+        return {"question": format_spec(spec), "spec": spec}
+
+    def describe(self, prediction, record):
+        if "spec" not in record:
+            return ["(a raw --prompt: no spec to check the constraints against)"]
+        met = check_constraints(prediction, record["spec"])
+        failed = [name for name, ok in met.items() if not ok]
+        return [f"paragraphs: {len(paragraphs(prediction))}, words: {len(words(prediction))}, "
+                f"style (horror share of lexicon words): {horror_score(prediction):.2f}",
+                "constraints: all met" if not failed else f"constraints missed: {', '.join(failed)}"]
+
+    def model_metrics(self, split, records, data_dir, logprobs, resamples, seed):
+        """The perplexity of the held-out reference stories, and on the held-out preference pairs whether the model
+        gives the chosen story the higher log-probability (easy and hard pairs apart)."""
+        if split != self.heldout_split:
+            return {}
+        scored = logprobs([r["question"] for r in records], [r["answer"] for r in records])
+        nll = [-total / count for total, count in scored]
+        block = mean_ci(nll, resamples, seed)
+        result = {"reference_ppl": {"count": len(records), "nll_per_token": block,
+                                    "perplexity": {name: math.exp(value) for name, value in block.items()}}}
+        pairs = self.load_preferences(split, data_dir) or []
+        if pairs:
+            chosen = logprobs([p["question"] for p in pairs], [p["chosen"] for p in pairs])
+            rejected = logprobs([p["question"] for p in pairs], [p["rejected"] for p in pairs])
+            for kind in ("easy", "hard"):
+                rows = [(c[0], r[0]) for p, c, r in zip(pairs, chosen, rejected) if p.get("kind") == kind]
+                if rows:
+                    result[f"pairs_{kind}"] = {
+                        "count": len(rows), "logprob_accuracy": mean_ci([float(c > r) for c, r in rows], resamples, seed),
+                        "logprob_margin": mean_ci([c - r for c, r in rows], resamples, seed)}
+        return result
+
+    def report_sections(self, evals, predictions):
+        return spec_story_report(self, evals, predictions)
+
+
+def _fmt(value: dict | None, digits: int = 3) -> str:
+    if not value:
+        return "-"
+    return f"{value['mean']:.{digits}f} [{value['ci_low']:.{digits}f}, {value['ci_high']:.{digits}f}]"
+
+
+def spec_story_report(task, evals: list[dict], predictions: dict) -> list[str]:
+    split = task.heldout_split
+    constraint_rows, text_rows, pref_rows = [], [], []
+    for result in evals:
+        block = result[split]["all"]
+        constraint_rows.append({"model": result["model"], **{name: _fmt(block.get(name)) for name in
+                                                             (*CONSTRAINTS, "stopped", "correct")},
+                                "all, sampled": _fmt(block.get("sampled_correct"))})
+        ppl = result[split].get("reference_ppl", {}).get("perplexity")
+        text_rows.append({"model": result["model"], "repeated 4-grams": _fmt(block["repeated_4gram"]),
+                          "distinct-2": _fmt(block["distinct_2"]), "style": _fmt(block["style"]),
+                          "BLEU": _fmt(result[split]["overlap"]["bleu"]), "ROUGE-L": _fmt(result[split]["overlap"]["rouge_l"]),
+                          "reference perplexity": _fmt(ppl, 2), "words": _fmt(block["words"], 1)})
+        for kind in ("easy", "hard"):
+            pairs = result[split].get(f"pairs_{kind}")
+            if pairs:
+                pref_rows.append({"model": result["model"], "pairs": kind, "count": pairs["count"],
+                                  "log p(chosen) > log p(rejected)": _fmt(pairs["logprob_accuracy"]),
+                                  "log-prob margin": _fmt(pairs["logprob_margin"], 1)})
+    reference = evals[0][split]["reference"]
+    sections = [
+        "## Constraints on held-out specs (greedy; share of stories meeting each)", 
+        pd.DataFrame(constraint_rows).to_markdown(index=False),
+        "`correct`: every constraint at once, stopped on the end token included (read from the token ids). "
+        "`all, sampled`: the same on samples at eval.sample_temperature.",
+        "## Text: repetition, style, overlap with the reference, perplexity",
+        pd.DataFrame(text_rows).to_markdown(index=False),
+        f"Reference stories: repeated 4-grams {_fmt(reference['repeated_4gram'])}, distinct-2 "
+        f"{_fmt(reference['distinct_2'])}, style {_fmt(reference['style'])}. Style: share of horror words among the "
+        "words of a hand-written horror/wholesome lexicon (storylab/tasks/spec_story/style.py, fitted on nothing). "
+        "Reference perplexity: of the held-out horror reference stories given their spec (end token included)."]
+    if pref_rows:
+        sections += ["## Held-out preference pairs: does the model give the chosen story the higher log-probability?",
+                     pd.DataFrame(pref_rows).to_markdown(index=False),
+                     "DPO's own held-out reward accuracies (implicit reward against the frozen SFT model) are in "
+                     "the RL lines below."]
+    if "sft" in predictions:
+        lines = []
+        for after in [name for name in predictions if name != "sft"]:
+            for metric in ("style", "repeated_4gram"):
+                diff = paired_item_difference(task, predictions, after, "sft", metric)
+                lines.append(f"- {after} minus sft, {metric}: {diff['difference']:+.3f} (95% paired bootstrap CI "
+                             f"[{diff['ci_low']:+.3f}, {diff['ci_high']:+.3f}], 1000 resamples)")
+        sections += ["## Style and repetition against SFT, paired over the held-out specs", "\n".join(lines)]
+    if predictions:
+        sections += ["## Sample stories (the first held-out specs, greedy)", *samples(predictions, 5)]
+    return sections
+
+
+def paired_item_difference(task, predictions: dict, after: str, before: str, metric: str) -> dict:
+    ids = list(predictions[before])
+    values = {name: [task.score_item(predictions[name][i]["prediction"], "", predictions[name][i], None)[metric]
+                     for i in ids] for name in (after, before)}
+    return paired_difference_ci(values[after], values[before], 1000, 0)
+
+
+def samples(predictions: dict[str, dict[str, dict]], count: int) -> list[str]:
+    """The same held-out specs, each model's story side by side (one block per spec)."""
+    names = list(predictions)
+    ids = sorted(predictions[names[0]])[:count]
+    blocks = []
+    for spec_id in ids:
+        first = predictions[names[0]][spec_id]
+        lines = [f"### {spec_id}", "```", first["question"], "```"]
+        for name in names:
+            lines += [f"**{name}:**", "", predictions[name][spec_id]["prediction"], ""]
+        blocks.append("\n".join(lines))
+    return blocks
+
+
+TASK = SpecStory()
