@@ -1,4 +1,5 @@
 """Generate a task's raw data: story_qa's biographies and the facts behind them, word_math's problems, ...
+The story tasks may have a language model retell their template stories (generate_stories.rewrite: storylab/rewrite.py).
 
     python scripts/generate_stories.py --task story_qa --out_dir data/story_qa/raw \
         --metrics metrics/story_qa/generate_stories.json
@@ -10,6 +11,7 @@ import storylab  # noqa: F401  first: pins the CPU math libraries and the progre
 from storylab.cli import stage_parser, stage_params
 from storylab.errors import run
 from storylab.io import write_files, write_json
+from storylab.rewrite import rewrite_stories
 
 
 def main() -> str:
@@ -20,6 +22,9 @@ def main() -> str:
     task, params = stage_params(args, "generate_stories")
 
     files, stats = task.generate(params.generate_stories)
+    rewrite = getattr(params.generate_stories, "rewrite", None)  # the story tasks' optional LLM retelling
+    if rewrite is not None and rewrite.backend != "none":
+        stats["rewrite"] = rewrite_stories(task, files, rewrite)
     write_files(args.out_dir, files)
     write_json(args.metrics, stats)
     counts = ", ".join(f"{len(records)} {name}" for name, records in files.items() if name.endswith(".jsonl"))

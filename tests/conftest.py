@@ -40,6 +40,11 @@ TINY_TASKS = {
                    "train_sft": {"max_steps": 4, "select_every": 2},
                    "train_rl": {"max_steps": 2, "per_device_train_batch_size": 4, "control_steps": 2},
                    "eval": {"max_new_tokens": 12, "max_per_split": 8, "num_samples": 1}},
+    "tag_story": {"generate_stories": {"num_sets": 40}, "build_qa": {"validation_sets": 6, "test_sets": 8},
+                  "train_sft": {"max_steps": 4, "select_every": 2},  # GRPO on tag coverage (the default is none)
+                  "train_rl": {"method": "grpo", "max_steps": 2, "per_device_train_batch_size": 4, "control_steps": 2,
+                               "grpo": {"max_completion_length": 12}},
+                  "eval": {"max_new_tokens": 12, "max_per_split": 8, "num_samples": 1}},
 }
 # A few recipes of the variants pipeline, replacing the full list: untuned base, SFT, SFT then GRPO, two formats.
 TINY_VARIANTS = {
@@ -95,9 +100,11 @@ def tiny_params_file(tmp_path) -> Path:
     return write_params(tmp_path, tiny_params())
 
 
-def run_script(script: str, *args: str, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
+def run_script(script: str, *args: str, cwd: Path = REPO, check: bool = True,
+               env: dict | None = None) -> subprocess.CompletedProcess:
+    """A stage script in a subprocess; env: variables added to this process's environment."""
     result = subprocess.run([sys.executable, str(REPO / "scripts" / script), *args], cwd=cwd,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env={**os.environ, **(env or {})})
     if check and result.returncode != 0:
         raise AssertionError(f"{script} failed:\n{result.stderr[-3000:]}")
     return result

@@ -68,7 +68,7 @@ def repo(tmp_path_factory):
     return root, first
 
 
-TASKS = ("story_qa", "word_math", "spec_story")
+TASKS = ("story_qa", "word_math", "spec_story", "tag_story")
 STAGES = {f"{stage}@{task}" for task in TASKS for stage in ("generate_stories", "build_qa", "train_sft", "report")}
 STAGES.add("validate_params")
 STAGES |= {f"train_rl@{task}-{run}" for task in TASKS for run in ("rl", "control")}
@@ -108,6 +108,12 @@ def test_full_dag_runs_every_task_offline_and_writes_versioned_metrics(repo):
     story_summary = (root / "metrics/spec_story/report/summary.md").read_text()
     assert "## Constraints on held-out specs" in story_summary and "## Sample stories" in story_summary
     assert "easy pairs: accuracy" in story_summary and "rl minus sft, style" in story_summary
+    tags = json.loads((root / "metrics/tag_story/eval/rl.json").read_text())
+    assert {"coverage", "traits", "tone", "stopped", "sampled_correct"} <= set(tags["test"]["all"])
+    assert {"reference_ppl", "overlap"} <= set(tags["test"])
+    grpo = json.loads((root / "metrics/tag_story/train_rl.json").read_text())
+    assert grpo["method"] == "grpo" and len(grpo["reward_over_steps"]) == 2
+    assert "## Tags used on held-out tag sets" in (root / "metrics/tag_story/report/summary.md").read_text()
     # `dvc metrics show` prints the headlines only: one small file per task
     shown = json.loads(sh(DVC, "metrics", "show", "--json", cwd=root))
     files = {name for rev in shown.values() for name in rev["data"]}

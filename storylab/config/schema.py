@@ -122,6 +122,27 @@ class ReportParams(Section):
     error_analysis_questions: int = Field(ge=1)
 
 
+class RewriteParams(Section):
+    """generate_stories' optional LLM retelling of the template stories (storylab/rewrite.py); the story tasks'
+    generate_stories sections hold one."""
+    backend: Literal["none", "hf", "openai"]
+    model: str
+    base_url: str
+    api_key_env: str = Field(min_length=1)
+    temperature: float = Field(ge=0)
+    max_new_tokens: int = Field(ge=1)
+    max_records: int = Field(ge=0)
+    seed: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _backend_needs(self):
+        if self.backend != "none" and not self.model:
+            raise ValueError(f"backend {self.backend} needs `model` (hf: a local model dir; openai: a model name)")
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("backend openai needs `base_url` (an OpenAI-compatible endpoint)")
+        return self
+
+
 # The sections every task has: top-level defaults, overridden per task.
 SHARED_SECTIONS: dict[str, type[Section]] = {
     "model": ModelParams,

@@ -8,6 +8,7 @@ Data layout a task's build_qa writes (and its other stages read), in `data/<task
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Callable, ClassVar
 
@@ -40,6 +41,15 @@ class Task:
     def generate(self, params) -> tuple[dict[str, list[dict]], dict]:
         """The raw data (file name -> records) from the task's generate_stories params, and the stats its metrics
         file records."""
+        raise NotImplementedError
+
+    def rewrite_targets(self, files: dict[str, list[dict]]) -> list[tuple[dict, str, list[str]]]:
+        """What generate_stories' optional LLM backend (a `rewrite` block in the task's generate_stories params) may
+        retell: (record, text field, phrases the retelling must keep word for word). None by default."""
+        return []
+
+    def keeps_facts(self, text: str, record: dict) -> bool:
+        """Whether a retold text still carries everything the record's template text did (else it is discarded)."""
         raise NotImplementedError
 
     def build(self, params, raw_dir: Path) -> tuple[dict[str, list[dict]], dict]:
@@ -144,3 +154,31 @@ def aggregate(items: list[dict[str, float]], resamples: int, seed: int) -> dict:
     """Mean of each item metric with its 95% bootstrap CI."""
     names = list(items[0]) if items else []
     return {"count": len(items), **{name: mean_ci([item[name] for item in items], resamples, seed) for name in names}}
+
+
+def reference_perplexity(records: list[dict], logprobs: Callable, resamples: int, seed: int) -> dict:
+    """The perplexity of the records' reference answers given their prompts (end token included): mean negative
+    log-likelihood per token with its CI, and the same exponentiated."""
+    scored = logprobs([r["question"] for r in records], [r["answer"] for r in records])
+    block = mean_ci([-total / count for total, count in scored], resamples, seed)
+    return {"count": len(records), "nll_per_token": block,
+            "perplexity": {name: math.exp(value) for name, value in block.items()}}
+
+
+def format_ci(value: dict | None, digits: int = 3) -> str:
+    """`mean [ci_low, ci_high]` for a report table; "-" where the metric is absent."""
+    if not value:
+        return "-"
+    return f"{value['mean']:.{digits}f} [{value['ci_low']:.{digits}f}, {value['ci_high']:.{digits}f}]"
+
+
+def side_by_side(predictions: dict[str, dict[str, dict]], count: int) -> list[str]:
+    """The first `count` held-out prompts, each model's completion under it (one markdown block per prompt)."""
+    names = list(predictions)
+    blocks = []
+    for record_id in sorted(predictions[names[0]])[:count]:
+        lines = [f"### {record_id}", "```", predictions[names[0]][record_id]["question"], "```"]
+        for name in names:
+            lines += [f"**{name}:**", "", predictions[name][record_id]["prediction"], ""]
+        blocks.append("\n".join(lines))
+    return blocks

@@ -6,4 +6,5 @@ TASKS = {
     "story_qa": "storylab.tasks.story_qa",
     "word_math": "storylab.tasks.word_math",
     "spec_story": "storylab.tasks.spec_story",
+    "tag_story": "storylab.tasks.tag_story",
 }

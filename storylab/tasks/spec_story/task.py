@@ -8,20 +8,19 @@ twist present, and, where the record says how generation ended, stopped on the e
 """
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 
 import pandas as pd
 from pydantic import Field
 
-from storylab.config.schema import Section
+from storylab.config.schema import RewriteParams, Section
 from storylab.errors import StorylabError
 from storylab.io import read_jsonl
 from storylab.metrics.stats import mean_ci, paired_difference_ci
 from storylab.metrics.text import normalize
 from storylab.metrics.writing import distinct_n, paragraphs, repeated_ngram_share, rouge_l_f, sentence_bleu, words
-from storylab.tasks.base import Task, aggregate
+from storylab.tasks.base import Task, aggregate, format_ci, reference_perplexity, side_by_side
 from storylab.tasks.spec_story.generator import CONSTRAINTS as CONSTRAINT_TEXT, generate
 from storylab.tasks.spec_story.style import horror_score
 
@@ -37,6 +36,7 @@ class GenerateParams(Section):
     seed: int = Field(ge=0)
     num_specs: int = Field(ge=6)
     wholesome_fraction: float = Field(ge=0, le=1)
+    rewrite: RewriteParams
 
 
 class BuildParams(Section):
@@ -88,6 +88,14 @@ class SpecStory(Task):
             "by_paragraphs": {str(k): int(v) for k, v in counts.items()},
             "paragraph_words": [min(lengths), max(lengths)],
             "story_words_mean": round(sum(len(words(r["story"])) for r in records) / len(records), 1)}
+
+    def rewrite_targets(self, files):
+        """The SFT references (`story`) only: the preference pairs stay templated, so chosen and rejected keep their
+        matched lengths."""
+        return [(r, "story", [r["spec"][field] for field in CONSTRAINTS[1:]]) for r in files["specs.jsonl"]]
+
+    def keeps_facts(self, text, record):
+        return all(check_constraints(text, record["spec"]).values())
 
     def build(self, params, raw_dir):
         """Split by spec (specs are distinct): held-out first, in draw order. Train references are in their drawn
@@ -180,11 +188,7 @@ class SpecStory(Task):
         gives the chosen story the higher log-probability (easy and hard pairs apart)."""
         if split != self.heldout_split:
             return {}
-        scored = logprobs([r["question"] for r in records], [r["answer"] for r in records])
-        nll = [-total / count for total, count in scored]
-        block = mean_ci(nll, resamples, seed)
-        result = {"reference_ppl": {"count": len(records), "nll_per_token": block,
-                                    "perplexity": {name: math.exp(value) for name, value in block.items()}}}
+        result = {"reference_ppl": reference_perplexity(records, logprobs, resamples, seed)}
         pairs = self.load_preferences(split, data_dir) or []
         if pairs:
             chosen = logprobs([p["question"] for p in pairs], [p["chosen"] for p in pairs])
@@ -201,31 +205,25 @@ class SpecStory(Task):
         return spec_story_report(self, evals, predictions)
 
 
-def _fmt(value: dict | None, digits: int = 3) -> str:
-    if not value:
-        return "-"
-    return f"{value['mean']:.{digits}f} [{value['ci_low']:.{digits}f}, {value['ci_high']:.{digits}f}]"
-
-
 def spec_story_report(task, evals: list[dict], predictions: dict) -> list[str]:
     split = task.heldout_split
     constraint_rows, text_rows, pref_rows = [], [], []
     for result in evals:
         block = result[split]["all"]
-        constraint_rows.append({"model": result["model"], **{name: _fmt(block.get(name)) for name in
+        constraint_rows.append({"model": result["model"], **{name: format_ci(block.get(name)) for name in
                                                              (*CONSTRAINTS, "stopped", "correct")},
-                                "all, sampled": _fmt(block.get("sampled_correct"))})
+                                "all, sampled": format_ci(block.get("sampled_correct"))})
         ppl = result[split].get("reference_ppl", {}).get("perplexity")
-        text_rows.append({"model": result["model"], "repeated 4-grams": _fmt(block["repeated_4gram"]),
-                          "distinct-2": _fmt(block["distinct_2"]), "style": _fmt(block["style"]),
-                          "BLEU": _fmt(result[split]["overlap"]["bleu"]), "ROUGE-L": _fmt(result[split]["overlap"]["rouge_l"]),
-                          "reference perplexity": _fmt(ppl, 2), "words": _fmt(block["words"], 1)})
+        text_rows.append({"model": result["model"], "repeated 4-grams": format_ci(block["repeated_4gram"]),
+                          "distinct-2": format_ci(block["distinct_2"]), "style": format_ci(block["style"]),
+                          "BLEU": format_ci(result[split]["overlap"]["bleu"]), "ROUGE-L": format_ci(result[split]["overlap"]["rouge_l"]),
+                          "reference perplexity": format_ci(ppl, 2), "words": format_ci(block["words"], 1)})
         for kind in ("easy", "hard"):
             pairs = result[split].get(f"pairs_{kind}")
             if pairs:
                 pref_rows.append({"model": result["model"], "pairs": kind, "count": pairs["count"],
-                                  "log p(chosen) > log p(rejected)": _fmt(pairs["logprob_accuracy"]),
-                                  "log-prob margin": _fmt(pairs["logprob_margin"], 1)})
+                                  "log p(chosen) > log p(rejected)": format_ci(pairs["logprob_accuracy"]),
+                                  "log-prob margin": format_ci(pairs["logprob_margin"], 1)})
     reference = evals[0][split]["reference"]
     sections = [
         "## Constraints on held-out specs (greedy; share of stories meeting each)", 
@@ -234,8 +232,8 @@ def spec_story_report(task, evals: list[dict], predictions: dict) -> list[str]:
         "`all, sampled`: the same on samples at eval.sample_temperature.",
         "## Text: repetition, style, overlap with the reference, perplexity",
         pd.DataFrame(text_rows).to_markdown(index=False),
-        f"Reference stories: repeated 4-grams {_fmt(reference['repeated_4gram'])}, distinct-2 "
-        f"{_fmt(reference['distinct_2'])}, style {_fmt(reference['style'])}. Style: share of horror words among the "
+        f"Reference stories: repeated 4-grams {format_ci(reference['repeated_4gram'])}, distinct-2 "
+        f"{format_ci(reference['distinct_2'])}, style {format_ci(reference['style'])}. Style: share of horror words among the "
         "words of a hand-written horror/wholesome lexicon (storylab/tasks/spec_story/style.py, fitted on nothing). "
         "Reference perplexity: of the held-out horror reference stories given their spec (end token included)."]
     if pref_rows:
@@ -252,7 +250,7 @@ def spec_story_report(task, evals: list[dict], predictions: dict) -> list[str]:
                              f"[{diff['ci_low']:+.3f}, {diff['ci_high']:+.3f}], 1000 resamples)")
         sections += ["## Style and repetition against SFT, paired over the held-out specs", "\n".join(lines)]
     if predictions:
-        sections += ["## Sample stories (the first held-out specs, greedy)", *samples(predictions, 5)]
+        sections += ["## Sample stories (the first held-out specs, greedy)", *side_by_side(predictions, 5)]
     return sections
 
 
@@ -261,20 +259,6 @@ def paired_item_difference(task, predictions: dict, after: str, before: str, met
     values = {name: [task.score_item(predictions[name][i]["prediction"], "", predictions[name][i], None)[metric]
                      for i in ids] for name in (after, before)}
     return paired_difference_ci(values[after], values[before], 1000, 0)
-
-
-def samples(predictions: dict[str, dict[str, dict]], count: int) -> list[str]:
-    """The same held-out specs, each model's story side by side (one block per spec)."""
-    names = list(predictions)
-    ids = sorted(predictions[names[0]])[:count]
-    blocks = []
-    for spec_id in ids:
-        first = predictions[names[0]][spec_id]
-        lines = [f"### {spec_id}", "```", first["question"], "```"]
-        for name in names:
-            lines += [f"**{name}:**", "", predictions[name][spec_id]["prediction"], ""]
-        blocks.append("\n".join(lines))
-    return blocks
 
 
 TASK = SpecStory()
