@@ -45,6 +45,11 @@ def rouge_l_f(prediction: str, reference: str) -> float:
     return rouge_l(prediction, reference)
 
 
+def overlap(prediction: str, reference: str) -> dict[str, float]:
+    """A story's overlap with its reference: sentence BLEU and ROUGE-L F, each in [0, 1]."""
+    return {"bleu": sentence_bleu(prediction, reference), "rouge_l": rouge_l_f(prediction, reference)}
+
+
 def sentences(text: str) -> list[str]:
     return [part for part in re.split(r"(?<=[.!?])\s+", text.strip()) if part]
 

@@ -19,7 +19,7 @@ from storylab.errors import StorylabError
 from storylab.io import read_jsonl
 from storylab.metrics.stats import mean_ci, paired_difference_ci
 from storylab.metrics.text import normalize
-from storylab.metrics.writing import distinct_n, paragraphs, repeated_ngram_share, rouge_l_f, sentence_bleu, words
+from storylab.metrics.writing import distinct_n, overlap, paragraphs, repeated_ngram_share, words
 from storylab.tasks.base import Task, aggregate, format_ci, reference_perplexity, side_by_side
 from storylab.tasks.spec_story.generator import CONSTRAINTS as CONSTRAINT_TEXT, generate
 from storylab.tasks.spec_story.style import horror_score
@@ -154,9 +154,7 @@ class SpecStory(Task):
                                    resamples, seed)}
         referenced = [r for r in records if r["gold"]]
         if referenced:
-            result["overlap"] = aggregate([{"bleu": sentence_bleu(r["prediction"], r["gold"]),
-                                            "rouge_l": rouge_l_f(r["prediction"], r["gold"])} for r in referenced],
-                                          resamples, seed)
+            result["overlap"] = aggregate([overlap(r["prediction"], r["gold"]) for r in referenced], resamples, seed)
             result["reference"] = aggregate([{"repeated_4gram": repeated_ngram_share(r["gold"]),
                                               "distinct_2": distinct_n(r["gold"]), "style": horror_score(r["gold"]),
                                               "words": float(len(words(r["gold"])))} for r in referenced],

@@ -18,7 +18,7 @@ from storylab.config.schema import RewriteParams, Section
 from storylab.errors import StorylabError
 from storylab.io import read_jsonl
 from storylab.metrics.text import normalize
-from storylab.metrics.writing import distinct_n, repeated_ngram_share, rouge_l_f, sentence_bleu, words
+from storylab.metrics.writing import distinct_n, overlap, repeated_ngram_share, words
 from storylab.tasks.base import Task, aggregate, format_ci, reference_perplexity, side_by_side
 from storylab.tasks.tag_story.generator import TAG_FIELDS, TONES, generate
 
@@ -132,9 +132,7 @@ class TagStory(Task):
                                    resamples, seed)}
         referenced = [r for r in records if r["gold"]]
         if referenced:
-            result["overlap"] = aggregate([{"bleu": sentence_bleu(r["prediction"], r["gold"]),
-                                            "rouge_l": rouge_l_f(r["prediction"], r["gold"])} for r in referenced],
-                                          resamples, seed)
+            result["overlap"] = aggregate([overlap(r["prediction"], r["gold"]) for r in referenced], resamples, seed)
         return result
 
     def _valid_tags(self, tags, source: str) -> None:
