@@ -1,8 +1,9 @@
 """Generate a task's raw data: story_qa's biographies and the facts behind them, word_math's problems, ...
 The story tasks may have a language model retell their template stories (generate_stories.rewrite: storylab/rewrite.py).
 
-    python scripts/generate_stories.py --task story_qa --out_dir data/story_qa/raw \
+    python scripts/generate_stories.py --task story_qa --external_dir data/external --out_dir data/story_qa/raw \
         --metrics metrics/story_qa/generate_stories.json
+--external_dir: where a task's params may point for a file the user brings (instruct's `source`).
 """
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from storylab.rewrite import rewrite_stories
 
 def main() -> str:
     parser = stage_parser(__doc__)
+    parser.add_argument("--external_dir", default="data/external", help="users' input files (DVC-tracked)")
     parser.add_argument("--out_dir", required=True)
     parser.add_argument("--metrics", required=True, help="counts of what was generated (JSON)")
     args = parser.parse_args()
     task, params = stage_params(args, "generate_stories")
 
-    files, stats = task.generate(params.generate_stories)
+    files, stats = task.generate(params.generate_stories, args.external_dir)
     rewrite = getattr(params.generate_stories, "rewrite", None)  # the story tasks' optional LLM retelling
     if rewrite is not None and rewrite.backend != "none":
         stats["rewrite"] = rewrite_stories(task, files, rewrite)

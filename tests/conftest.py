@@ -45,6 +45,9 @@ TINY_TASKS = {
                   "train_rl": {"method": "grpo", "max_steps": 2, "per_device_train_batch_size": 4, "control_steps": 2,
                                "grpo": {"max_completion_length": 12}},
                   "eval": {"max_new_tokens": 12, "max_per_split": 8, "num_samples": 1}},
+    "instruct": {"generate_stories": {"num_people": 30},
+                 "build_qa": {"train_examples": 40, "validation_examples": 6, "test_examples": 9},
+                 "train_sft": {"max_steps": 3, "select_every": 0}},
 }
 # A few recipes of the variants pipeline, replacing the full list: untuned base, SFT, SFT then GRPO, two formats.
 TINY_VARIANTS = {

@@ -8,7 +8,7 @@ import pytest
 from storylab.errors import StorylabError
 from storylab.tasks import get_task
 from storylab.tasks.story_qa.qa import QUESTION_TEMPLATES, build_pairs, find_leaks, preference_pairs
-from storylab.tasks.story_qa.stories import DISTRACTOR_SURNAMES, FACT_TYPES, PLACES, generate, make_entities, write_story
+from storylab.biographies import DISTRACTOR_SURNAMES, FACT_TYPES, PLACES, generate, make_entities, write_story
 from storylab.tasks.word_math import generator as math_generator
 
 ARGS = dict(seed=1, num_entities=30, num_unseen_entities=5, stories_per_entity=3, permute_sentences=True,

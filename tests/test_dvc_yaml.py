@@ -58,6 +58,11 @@ def task_of(stage: dict) -> str:
     return re.search(r"--task (\S+)", stage["cmd"]).group(1)
 
 
+# Shared-core modules that some task folder imports (the biography world of story_qa and instruct): a foreach stage
+# cannot list a dep for some tasks only, so every task stage lists them, and editing one reruns every task.
+TASK_SHARED = {file for file in closure(sorted((REPO / "storylab/tasks").rglob("*.py")))
+               if not file.startswith("storylab/tasks/")} - closure([REPO / "storylab/tasks/base.py"])
+
 VALIDATE = "validate_params"
 TASK_STAGES = [name for name in STAGES if name != VALIDATE]
 
@@ -90,7 +95,7 @@ def test_stage_declares_its_code_and_only_its_task(name):
     covered = {file for file in needed if any(file == dep or file.startswith(dep + "/") for dep in deps)}
     assert needed == covered, f"{name}: dvc.yaml deps lack {sorted(needed - covered)}"
     package_deps = {dep for dep in deps if dep.startswith("storylab/")}
-    unused = {dep for dep in package_deps if not any(f == dep or f.startswith(dep + "/") for f in needed)}
+    unused = {dep for dep in package_deps - TASK_SHARED if not any(f == dep or f.startswith(dep + "/") for f in needed)}
     assert not unused, f"{name}: dvc.yaml lists {unused}, which neither the script nor the task imports"
     assert not {dep for dep in package_deps if dep.startswith("storylab/tasks/") and dep.count("/") == 2
                 and (REPO / dep).is_dir() and dep != folder}, f"{name}: depends on another task's folder"

@@ -66,7 +66,7 @@ def test_nested_unknown_key_unknown_section_and_unknown_task(tmp_path):
         validate_all(write_params(tmp_path, params))
     params = tiny_params()
     params["tasks"]["storyqa"] = params["tasks"].pop("story_qa")
-    with pytest.raises(StorylabError, match="unknown task 'storyqa'; registered tasks: story_qa, word_math, spec_story, tag_story"):
+    with pytest.raises(StorylabError, match="unknown task 'storyqa'; registered tasks: story_qa, word_math, spec_story, tag_story, instruct"):
         validate_all(write_params(tmp_path, params))
     params = tiny_params()
     del params["tasks"]["word_math"]["score"]
@@ -88,7 +88,7 @@ def test_an_unknown_task_flag_lists_the_registered_ones(tmp_path):
     result = run_script("build_qa.py", "--params", str(write_params(tmp_path, tiny_params())), "--task", "math",
                         "--raw_dir", "x", "--out_dir", "y", "--metrics", "z", check=False)
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: --task math: unknown task; registered tasks: story_qa, word_math, spec_story, tag_story"
+    assert result.stderr.strip() == "error: --task math: unknown task; registered tasks: story_qa, word_math, spec_story, tag_story, instruct"
 
 
 def test_unknown_model_and_qlora_without_gpu_fail_before_training(tmp_path):

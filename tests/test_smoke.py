@@ -68,9 +68,9 @@ def repo(tmp_path_factory):
     return root, first
 
 
-TASKS = ("story_qa", "word_math", "spec_story", "tag_story")
+TASKS = ("story_qa", "word_math", "spec_story", "tag_story", "instruct")
 STAGES = {f"{stage}@{task}" for task in TASKS for stage in ("generate_stories", "build_qa", "train_sft", "report")}
-STAGES.add("validate_params")
+STAGES |= {"validate_params", "open_book"}
 STAGES |= {f"train_rl@{task}-{run}" for task in TASKS for run in ("rl", "control")}
 STAGES |= {f"eval_accuracy_plus@{task}-{model}" for task in TASKS for model in ("sft", "rl", "control")}
 
@@ -114,10 +114,16 @@ def test_full_dag_runs_every_task_offline_and_writes_versioned_metrics(repo):
     grpo = json.loads((root / "metrics/tag_story/train_rl.json").read_text())
     assert grpo["method"] == "grpo" and len(grpo["reward_over_steps"]) == 2
     assert "## Tags used on held-out tag sets" in (root / "metrics/tag_story/report/summary.md").read_text()
-    # `dvc metrics show` prints the headlines only: one small file per task
+    instruct = json.loads((root / "metrics/instruct/eval/sft.json").read_text())
+    assert set(instruct["test"]["by_category"]) == {"closed_qa", "information_extraction"}
+    book = json.loads((root / "metrics/instruct/open_book.json").read_text())
+    assert {"bm25", "gold", "none", "closed_book", "retrieval"} <= set(book) and book["questions"] > 0
+    assert book["retrieval"]["question"]["recall_at_5"]["mean"] == 1.0  # every question names its person
+    assert "| instruct model + BM25 top story |" in (root / "metrics/instruct/open_book.md").read_text()
+    # `dvc metrics show` prints the headlines only: one small file per task, and the open-book table's numbers
     shown = json.loads(sh(DVC, "metrics", "show", "--json", cwd=root))
     files = {name for rev in shown.values() for name in rev["data"]}
-    assert files == {f"metrics/{task}/headline.json" for task in TASKS}
+    assert files == {f"metrics/{task}/headline.json" for task in TASKS} | {"metrics/instruct/open_book.json"}
 
 
 def test_second_repro_does_nothing_and_params_rerun_only_their_stages(repo):
@@ -139,7 +145,7 @@ def test_second_repro_does_nothing_and_params_rerun_only_their_stages(repo):
     set_param(root, "eval.batch_size", 8)  # a shared default: every task that reads it
     assert stages_run(sh(DVC, "repro", "--dry", cwd=root)) == {
         f"eval_accuracy_plus@{task}-{model}" for task in TASKS for model in ("sft", "rl", "control")} | {
-        f"report@{task}" for task in TASKS} | {"validate_params"}
+        f"report@{task}" for task in TASKS} | {"validate_params", "open_book"}
     sh("git", "checkout", "params.yaml", cwd=root)
     # A section no stage reads reruns nothing but the validation stage, which stops `dvc repro` with one line.
     set_param(root, "trian_sft.learning_rate", 0.1)

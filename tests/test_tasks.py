@@ -15,7 +15,7 @@ def built(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(name)
     params = load_params(write_params(root, tiny_params()), name, ("generate_stories", "build_qa", "score"))
     task = get_task(name)
-    files, _ = task.generate(params.generate_stories)
+    files, _ = task.generate(params.generate_stories, root / "external")
     write_files(root / "raw", files)
     built_files, _ = task.build(params.build_qa, root / "raw")
     write_files(root / "qa", built_files)
@@ -29,7 +29,7 @@ def test_registry_names_match_the_tasks():
 
 def test_generation_is_deterministic(built):
     task, params, root = built
-    assert task.generate(params.generate_stories) == task.generate(params.generate_stories)
+    assert task.generate(params.generate_stories, root / "external") == task.generate(params.generate_stories, root / "external")
     assert task.build(params.build_qa, root / "raw") == task.build(params.build_qa, root / "raw")
 
 

@@ -53,5 +53,18 @@ def rouge_l(prediction: str, gold: str) -> float:
     return _rouge().score(normalize(gold), normalize(prediction))["rougeL"].fmeasure
 
 
+ANSWER_METRICS = ("exact_match", "relaxed_match", "token_f1", "rouge_l", "acc_at_rouge_l")
+
+
+def answer_scores(prediction: str, gold: str, short_thresh: int, rouge_thresh: float) -> dict[str, float]:
+    """The seed's eval_accuracy_plus metrics of one short answer (ANSWER_METRICS, each in [0, 1])."""
+    rouge = rouge_l(prediction, gold)
+    return {"exact_match": exact_match(prediction, gold),
+            "relaxed_match": relaxed_match(prediction, gold, short_thresh),
+            "token_f1": token_f1(prediction, gold),
+            "rouge_l": rouge,
+            "acc_at_rouge_l": float(rouge >= rouge_thresh)}
+
+
 def difflib_ratio(prediction: str, gold: str) -> float:
     return difflib.SequenceMatcher(None, normalize(prediction), normalize(gold)).ratio()

@@ -12,10 +12,13 @@ import math
 from pathlib import Path
 from typing import Callable, ClassVar
 
+from pydantic import Field
+
 from storylab.config.schema import Section
 from storylab.errors import StorylabError
 from storylab.io import read_jsonl
 from storylab.metrics.stats import mean_ci
+from storylab.metrics.text import ANSWER_METRICS, answer_scores, exact_match, tokens
 
 RECORD_FIELDS = ("id", "question", "answer")
 
@@ -38,9 +41,10 @@ class Task:
     reward_metrics: ClassVar[tuple[str, ...]] = ("correct",)
 
     # -- data: generate_stories and build_qa ------------------------------------------------------------
-    def generate(self, params) -> tuple[dict[str, list[dict]], dict]:
+    def generate(self, params, external_dir: Path) -> tuple[dict[str, list[dict]], dict]:
         """The raw data (file name -> records) from the task's generate_stories params, and the stats its metrics
-        file records."""
+        file records. external_dir: the folder of files users bring (data/external/, DVC-tracked), for tasks whose
+        params name one (instruct's `source`)."""
         raise NotImplementedError
 
     def rewrite_targets(self, files: dict[str, list[dict]]) -> list[tuple[dict, str, list[str]]]:
@@ -148,6 +152,43 @@ class Task:
         """Task-specific markdown sections of the report, after the headline table. predictions: model -> record id
         -> its held-out prediction record."""
         return []
+
+
+class AnswerScoreParams(Section):
+    short_thresh: int = Field(ge=1)
+    rouge_thresh: float = Field(ge=0, le=1)
+
+
+class ShortAnswerTask(Task):
+    """A question with one short gold answer, scored by the seed's eval_accuracy_plus metrics (exact, relaxed,
+    token F1, ROUGE-L, Acc@ROUGE-L >= t) over all questions, the short-answer subset, and per `breakdown` field
+    (story_qa: fact type; instruct: category)."""
+    primary_metric = "exact_match"
+    reward_metrics = ANSWER_METRICS
+    breakdown: ClassVar[str]
+
+    def check(self, prediction, gold, record):
+        return exact_match(prediction, gold)
+
+    def score_item(self, prediction, gold, record, params):
+        return answer_scores(prediction, gold, params.short_thresh, params.rouge_thresh)
+
+    def score(self, records, params, resamples, seed):
+        items = [self.score_item(r["prediction"], r["gold"], r, params) for r in records]
+        short = [item for item, r in zip(items, records) if len(tokens(r["gold"])) <= params.short_thresh]
+        result = {"all": _aggregate_answers(items, resamples, seed), "short": _aggregate_answers(short, resamples, seed)}
+        if records and all(self.breakdown in r for r in records):
+            groups: dict[str, list[float]] = {}
+            for record, item in zip(records, items):
+                groups.setdefault(record[self.breakdown], []).append(item["exact_match"])
+            result[f"by_{self.breakdown}"] = {name: {"count": len(v), "exact_match": sum(v) / len(v)}
+                                              for name, v in sorted(groups.items())}
+        return result
+
+
+def _aggregate_answers(items: list[dict], resamples: int, seed: int) -> dict:
+    """aggregate(), with every metric present (None) even for an empty subset, as the seed script reported."""
+    return {"count": len(items), **{m: None for m in ANSWER_METRICS}, **aggregate(items, resamples, seed)}
 
 
 def aggregate(items: list[dict[str, float]], resamples: int, seed: int) -> dict:

@@ -7,4 +7,5 @@ TASKS = {
     "word_math": "storylab.tasks.word_math",
     "spec_story": "storylab.tasks.spec_story",
     "tag_story": "storylab.tasks.tag_story",
+    "instruct": "storylab.tasks.instruct",
 }

@@ -76,7 +76,7 @@ class SpecStory(Task):
     reward_metrics = ("correct", *CONSTRAINTS, "style")
     gold_required = False  # standalone scoring: `reference` is optional (BLEU / ROUGE-L need it)
 
-    def generate(self, params):
+    def generate(self, params, external_dir):
         try:
             records = generate(params.seed, params.num_specs, params.wholesome_fraction)
         except ValueError as exc:

@@ -3,22 +3,8 @@ from __future__ import annotations
 
 import random
 
-QUESTION_TEMPLATES: dict[str, list[str]] = {
-    "birth_date": ["When was {name} born?", "On what date was {name} born?",
-                   "What was the birth date of {name}?", "What day was {name} born on?"],
-    "birthplace": ["Where was {name} born?", "What was the birthplace of {name}?",
-                   "In which town was {name} born?", "Which place was {name} born in?"],
-    "title": ["What title did {name} hold?", "What was the title of {name}?",
-              "Which office did {name} hold?", "What office was {name} given?"],
-    "spouse": ["Whom did {name} marry?", "Who was the spouse of {name}?",
-               "Who did {name} wed?", "To whom was {name} married?"],
-    "patron": ["Who was the patron of {name}?", "Under whose patronage did {name} serve?",
-               "Who was patron to {name}?", "Whose patronage did {name} enjoy?"],
-    "deed": ["What is {name} remembered for?", "What deed is {name} known for?",
-             "What did {name} do that the chronicles remember?", "For what deed is {name} remembered?"],
-    "death_place": ["Where did {name} die?", "What was the place of death of {name}?",
-                    "In which town did {name} die?", "Which place did {name} die in?"],
-}
+from storylab.biographies import QUESTION_TEMPLATES
+
 SPLITS = ("train", "test", "unseen")  # unseen: people with no story anywhere (a chance-level control)
 
 

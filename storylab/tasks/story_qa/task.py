@@ -14,15 +14,13 @@ from pathlib import Path
 import pandas as pd
 from pydantic import Field
 
+from storylab.biographies import generate
 from storylab.config.schema import Section
 from storylab.errors import StorylabError
 from storylab.io import read_jsonl
-from storylab.metrics.text import exact_match, relaxed_match, rouge_l, token_f1, tokens
-from storylab.tasks.base import Task, aggregate
+from storylab.metrics.text import exact_match
+from storylab.tasks.base import AnswerScoreParams, ShortAnswerTask
 from storylab.tasks.story_qa.qa import SPLITS, build_pairs, find_leaks, preference_pairs
-from storylab.tasks.story_qa.stories import generate
-
-METRICS = ("exact_match", "relaxed_match", "token_f1", "rouge_l", "acc_at_rouge_l")
 
 
 class GenerateStoriesParams(Section):
@@ -41,29 +39,14 @@ class BuildQAParams(Section):
     train_phrasings_per_fact: int = Field(ge=1)
 
 
-class ScoreParams(Section):
-    short_thresh: int = Field(ge=1)
-    rouge_thresh: float = Field(ge=0, le=1)
-
-
-def score_item(prediction: str, gold: str, short_thresh: int, rouge_thresh: float) -> dict[str, float]:
-    rouge = rouge_l(prediction, gold)
-    return {"exact_match": exact_match(prediction, gold),
-            "relaxed_match": relaxed_match(prediction, gold, short_thresh),
-            "token_f1": token_f1(prediction, gold),
-            "rouge_l": rouge,
-            "acc_at_rouge_l": float(rouge >= rouge_thresh)}
-
-
-class StoryQA(Task):
+class StoryQA(ShortAnswerTask):
     name = "story_qa"
     metric_version = 1
-    params = {"generate_stories": GenerateStoriesParams, "build_qa": BuildQAParams, "score": ScoreParams}
+    params = {"generate_stories": GenerateStoriesParams, "build_qa": BuildQAParams, "score": AnswerScoreParams}
     splits = SPLITS
-    primary_metric = "exact_match"
-    reward_metrics = METRICS
+    breakdown = "fact_type"
 
-    def generate(self, params):
+    def generate(self, params, external_dir):
         entities, stories = generate(**params.model_dump())
         story_map = {}
         for story in stories:  # plotline (one person's life) -> the stories that tell it
@@ -97,9 +80,6 @@ class StoryQA(Task):
                  for split, split_pairs in by_split.items()}
         return files, stats
 
-    def check(self, prediction, gold, record):
-        return exact_match(prediction, gold)
-
     def check_params(self, params, source):
         super().check_params(params, source)
         people, fraction = params.generate_stories.num_entities, params.build_qa.test_fraction
@@ -107,22 +87,6 @@ class StoryQA(Task):
         if not 1 <= held_out < people:
             raise StorylabError(f"{source}: tasks.{self.name}.build_qa.test_fraction {fraction} holds out {held_out} of "
                                 f"{people} people: it must leave at least one on each side")
-
-    def score_item(self, prediction, gold, record, params):
-        return score_item(prediction, gold, params.short_thresh, params.rouge_thresh)
-
-    def score(self, records, params, resamples, seed):
-        """All questions and the short-answer subset; per fact type where records carry one."""
-        items = [self.score_item(r["prediction"], r["gold"], r, params) for r in records]
-        short = [item for item, r in zip(items, records) if len(tokens(r["gold"])) <= params.short_thresh]
-        result = {"all": _aggregate(items, resamples, seed), "short": _aggregate(short, resamples, seed)}
-        if records and all("fact_type" in r for r in records):
-            groups: dict[str, list[float]] = {}
-            for record, item in zip(records, items):
-                groups.setdefault(record["fact_type"], []).append(item["exact_match"])
-            result["by_fact_type"] = {fact: {"count": len(v), "exact_match": sum(v) / len(v)}
-                                      for fact, v in sorted(groups.items())}
-        return result
 
     def split_extras(self, split, records, data_dir):
         if split != "unseen":
@@ -134,11 +98,6 @@ class StoryQA(Task):
                 "Unseen: people with no story anywhere; their EM should sit at the chance level of answering the "
                 "most common train answer of each fact type.",
                 "## Held-out exact match per fact type", fact_type_table(evals).to_markdown(index=False, floatfmt=".3f")]
-
-
-def _aggregate(items: list[dict], resamples: int, seed: int) -> dict:
-    """aggregate(), with every metric present (None) even for an empty subset, as the seed script reported."""
-    return {"count": len(items), **{m: None for m in METRICS}, **aggregate(items, resamples, seed)}
 
 
 def chance_exact_match(unseen: list[dict], train_qa: list[dict]) -> float:

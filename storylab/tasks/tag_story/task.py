@@ -78,7 +78,7 @@ class TagStory(Task):
     reward_metrics = ("correct", "coverage")
     gold_required = False  # standalone scoring: `reference` is optional (BLEU / ROUGE-L need it)
 
-    def generate(self, params):
+    def generate(self, params, external_dir):
         try:
             records = generate(params.seed, params.num_sets)
         except ValueError as exc:

@@ -60,7 +60,7 @@ class WordMath(Task):
     primary_metric = "correct"
     reward_metrics = ("correct",)
 
-    def generate(self, params):
+    def generate(self, params, external_dir):
         try:
             problems = generate(**params.model_dump())
         except ValueError as exc:

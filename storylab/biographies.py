@@ -1,4 +1,5 @@
-"""Seeded, template-based generator of historical-style biographies with ground-truth facts.
+"""Seeded, template-based generator of historical-style biographies with ground-truth facts, and the questions
+that ask for them: the world of story_qa (closed-book) and of instruct's open-book questions.
 
 Each person (entity) has FACT_TYPES facts. A story states every fact once, in a template drawn per
 story, with the subject named by full name, honorific + surname, or pronoun, and mixed with
@@ -28,6 +29,9 @@ PLACES = ["Aldermoor", "Brackenford", "Castle Dunmere", "Eastwold", "Fallowdeep"
           "Ironbridge", "Kelmscar", "Lindenfall", "Marrowgate", "Northwyke", "Oldcastle", "Pennyholt", "Queensferry",
           "Ravenglass", "Saltmarsh", "Thornwick", "Underhill", "Valewood", "Westhollow", "Yarrowby", "Ashford",
           "Blackwater", "Coldharbour", "Dunholm", "Elmstead", "Frostmere", "Greystone", "Harrowgate", "Saint Corwen"]
+# At most this many people: the surnames that clash with no distractor's or place's name (make_entities).
+MAX_PEOPLE = sum(prefix + suffix not in {*DISTRACTOR_SURNAMES, *PLACES} for prefix in SURNAME_PREFIXES
+                 for suffix in SURNAME_SUFFIXES)
 TITLES = ["High Chancellor", "Master of Coin", "Keeper of the Seal", "Royal Falconer", "Marshal of the Realm",
           "Lord Steward", "Warden of the North", "Abbot of the Order", "Court Physician", "Master of Ships",
           "Captain of the Guard", "Royal Chronicler", "Treasurer of the Crown", "Justiciar", "Master of Horse",
@@ -75,6 +79,22 @@ FACT_TEMPLATES: dict[str, list[str]] = {
                     "{value} was the place where {ref} died.", "Death came to {refo} in {value}."],
 }
 FACT_TYPES = tuple(FACT_TEMPLATES)
+QUESTION_TEMPLATES: dict[str, list[str]] = {
+    "birth_date": ["When was {name} born?", "On what date was {name} born?",
+                   "What was the birth date of {name}?", "What day was {name} born on?"],
+    "birthplace": ["Where was {name} born?", "What was the birthplace of {name}?",
+                   "In which town was {name} born?", "Which place was {name} born in?"],
+    "title": ["What title did {name} hold?", "What was the title of {name}?",
+              "Which office did {name} hold?", "What office was {name} given?"],
+    "spouse": ["Whom did {name} marry?", "Who was the spouse of {name}?",
+               "Who did {name} wed?", "To whom was {name} married?"],
+    "patron": ["Who was the patron of {name}?", "Under whose patronage did {name} serve?",
+               "Who was patron to {name}?", "Whose patronage did {name} enjoy?"],
+    "deed": ["What is {name} remembered for?", "What deed is {name} known for?",
+             "What did {name} do that the chronicles remember?", "For what deed is {name} remembered?"],
+    "death_place": ["Where did {name} die?", "What was the place of death of {name}?",
+                    "In which town did {name} die?", "Which place did {name} die in?"],
+}
 OPENINGS = ["This is the account of {full}.", "The chronicles remember {full}.", "Here is told the life of {full}.",
             "Few lives of that age were as full as that of {full}."]
 
