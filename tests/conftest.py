@@ -46,8 +46,9 @@ TINY_TASKS = {
                                "grpo": {"max_completion_length": 12}},
                   "eval": {"max_new_tokens": 12, "max_per_split": 8, "num_samples": 1}},
     "instruct": {"generate_stories": {"num_people": 30},
-                 "build_qa": {"train_examples": 40, "validation_examples": 6, "test_examples": 9},
-                 "train_sft": {"max_steps": 3, "select_every": 0}},
+                 "build_qa": {"train_examples": 40, "validation_examples": 6, "test_examples": 9,
+                              "max_context_words": 40},  # the tiny tokenizer spends ~3 tokens a word
+                 "train_sft": {"max_steps": 3, "select_every": 0, "max_length": 256}},
 }
 # A few recipes of the variants pipeline, replacing the full list: untuned base, SFT, SFT then GRPO, two formats.
 TINY_VARIANTS = {
