@@ -25,16 +25,15 @@ from storylab.tasks.instruct.data import prompt
 CONDITIONS = ("bm25", "gold", "none")
 
 
-def retrieve(stories: list[dict], queries: list[str], k: int) -> list[list[int]]:
-    """Indices of the top-k stories (BM25 over all of them) for each query."""
+def retrieve(stories: list[dict], query_sets: list[list[str]], k: int) -> list[list[list[int]]]:
+    """For each set of queries, the indices of each query's top-k stories (one BM25 index over all stories)."""
     import bm25s
 
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize([s["text"] for s in stories], stopwords="en", show_progress=False),
                     show_progress=False)
-    found, _ = retriever.retrieve(bm25s.tokenize(queries, stopwords="en", show_progress=False), k=min(k, len(stories)),
-                                  show_progress=False)
-    return found.tolist()
+    return [retriever.retrieve(bm25s.tokenize(queries, stopwords="en", show_progress=False), k=min(k, len(stories)),
+                               show_progress=False)[0].tolist() for queries in query_sets]
 
 
 def recall_at(found: list[list[int]], stories: list[dict], questions: list[dict], ks: list[int], resamples: int,
@@ -50,8 +49,8 @@ def open_book(task, params, model_dir: str, stories: list[dict], names: dict[str
 
     ob, ev = params.open_book, params.eval
     depth = max(*ob.recall_at, ob.context_stories)
-    found = retrieve(stories, [q["question"] for q in questions], depth)
-    nameless = retrieve(stories, [q["question"].replace(names[q["entity_id"]], "") for q in questions], depth)
+    found, nameless = retrieve(stories, [[q["question"] for q in questions],
+                                         [q["question"].replace(names[q["entity_id"]], "") for q in questions]], depth)
     own_story = {}
     for story in sorted(stories, key=lambda s: s["story_id"]):
         own_story.setdefault(story["entity_id"], story["text"])

@@ -29,9 +29,11 @@ PLACES = ["Aldermoor", "Brackenford", "Castle Dunmere", "Eastwold", "Fallowdeep"
           "Ironbridge", "Kelmscar", "Lindenfall", "Marrowgate", "Northwyke", "Oldcastle", "Pennyholt", "Queensferry",
           "Ravenglass", "Saltmarsh", "Thornwick", "Underhill", "Valewood", "Westhollow", "Yarrowby", "Ashford",
           "Blackwater", "Coldharbour", "Dunholm", "Elmstead", "Frostmere", "Greystone", "Harrowgate", "Saint Corwen"]
-# At most this many people: the surnames that clash with no distractor's or place's name (make_entities).
-MAX_PEOPLE = sum(prefix + suffix not in {*DISTRACTOR_SURNAMES, *PLACES} for prefix in SURNAME_PREFIXES
-                 for suffix in SURNAME_SUFFIXES)
+SURNAMES = [prefix + suffix for prefix in SURNAME_PREFIXES for suffix in SURNAME_SUFFIXES]
+# A surname that is also a distractor's or a place's would tie a person's facts to other text (make_entities).
+CLASHING = set(DISTRACTOR_SURNAMES) | set(PLACES)
+CLEAN_SURNAMES = [name for name in SURNAMES if name not in CLASHING]
+MAX_PEOPLE = len(CLEAN_SURNAMES)  # at most this many people can be named
 TITLES = ["High Chancellor", "Master of Coin", "Keeper of the Seal", "Royal Falconer", "Marshal of the Realm",
           "Lord Steward", "Warden of the North", "Abbot of the Order", "Court Physician", "Master of Ships",
           "Captain of the Guard", "Royal Chronicler", "Treasurer of the Crown", "Justiciar", "Master of Horse",
@@ -115,18 +117,14 @@ class Entity:
 def make_entities(rng: random.Random, num_with_story: int, num_unseen: int) -> list[Entity]:
     """Unique surnames, shared first names; facts drawn uniformly so the chance level per fact type is known."""
     total = num_with_story + num_unseen
-    surnames = [prefix + suffix for prefix in SURNAME_PREFIXES for suffix in SURNAME_SUFFIXES]
-    clashing = set(DISTRACTOR_SURNAMES) | set(PLACES)
-    clean = [name for name in surnames if name not in clashing]
-    if total > len(clean):
-        raise ValueError(f"at most {len(clean)} entities can be named; asked for {total}")
-    drawn = rng.sample(surnames, total)
-    # A surname that is also a distractor's or a place's would tie this person's facts to other text; such
-    # a draw takes the first unused clean surname instead, without touching the random stream, so every
-    # other person (and each earlier measurement on them) stays the same.
+    if total > MAX_PEOPLE:
+        raise ValueError(f"at most {MAX_PEOPLE} entities can be named; asked for {total}")
+    drawn = rng.sample(SURNAMES, total)
+    # A clashing draw takes the first unused clean surname instead, without touching the random stream, so
+    # every other person (and each earlier measurement on them) stays the same.
     in_use = set(drawn)
-    spare = iter(name for name in clean if name not in in_use)
-    drawn = [next(spare) if name in clashing else name for name in drawn]
+    spare = iter(name for name in CLEAN_SURNAMES if name not in in_use)
+    drawn = [next(spare) if name in CLASHING else name for name in drawn]
     first_names = [(first, "m") for first in MALE_NAMES] + [(first, "f") for first in FEMALE_NAMES]
     entities = []
     for index, surname in enumerate(drawn):

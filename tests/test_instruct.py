@@ -1,13 +1,12 @@
 """instruct: the user's Dolly-layout file (JSONL, CSV, Parquet, other column names) through `datasets`, one-line
 errors for bad files, splits by group, and prompt truncation that cuts the context, never the instruction."""
-import json
-
 import pandas as pd
 import pytest
 
 from conftest import tiny_params, write_params
 from storylab.config.loader import load_params
 from storylab.errors import StorylabError
+from storylab.io import write_files
 from storylab.tasks import get_task
 from storylab.tasks.instruct.data import cut_context, prompt
 
@@ -41,8 +40,7 @@ def test_a_users_file_in_any_layout_becomes_seeded_disjoint_splits(tmp_path, suf
     row = next(r for r in files["instructions.jsonl"] if r["instruction"] == "Question 4?")
     assert row == {"instruction": "Question 4?", "context": "Passage 4 says 4. It is long. Very long.",
                    "response": "Answer 4", "category": "open_qa", "group": "row000005"}
-    (tmp_path / "raw").mkdir()
-    (tmp_path / "raw/instructions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in files["instructions.jsonl"]))
+    write_files(tmp_path / "raw", files)
     built, _ = TASK.build(params.build_qa, tmp_path / "raw")
     sizes = {split: len(built[f"{split}.jsonl"]) for split in ("train", "validation", "test")}
     assert sizes == {"train": 20, "validation": 3, "test": 5}
@@ -82,8 +80,7 @@ def test_truncation_cuts_the_context_at_a_sentence_and_keeps_the_instruction(tmp
     assert cut_context("no sentence end here at all", 3) == ("no sentence end", True)
     params = params_for(tmp_path)
     files, _ = TASK.generate(params.generate_stories, tmp_path)  # the generated open-book data (no source)
-    (tmp_path / "raw").mkdir()
-    (tmp_path / "raw/instructions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in files["instructions.jsonl"]))
+    write_files(tmp_path / "raw", files)
     short = params.build_qa.model_copy(update={"max_context_words": 30})
     built, stats = TASK.build(short, tmp_path / "raw")
     rows = {(r["instruction"], r["response"]): r for r in files["instructions.jsonl"]}
