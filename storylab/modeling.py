@@ -126,3 +126,13 @@ def initial_model(params: ModelParams, corpus: list[str], seed: int):
         tokenizer = train_tiny_tokenizer(corpus, params.tiny.vocab_size, params.tiny.individual_digits)
         return build_tiny_model(params, tokenizer, seed), tokenizer
     return load_pretrained(params.name_or_path, params)
+
+
+def merge_lora(adapter_dir: str, params: ModelParams):
+    """(model, tokenizer): a LoRA model dir's adapters folded into its base weights (PEFT `merge_and_unload`), a plain
+    transformers model that loads without PEFT. The base loads unquantised (merging into 4-bit weights would round)."""
+    if not (Path(adapter_dir) / "adapter_config.json").is_file():
+        raise StorylabError(f"{adapter_dir}: no adapter_config.json, nothing to merge (a full fine-tune is already a "
+                            "plain model dir)")
+    model, tokenizer = load_pretrained(adapter_dir, params.model_copy(update={"load_in_4bit": False}))
+    return model.merge_and_unload(), tokenizer

@@ -150,6 +150,36 @@ def save_model(model_or_trainer, tokenizer, out_dir: str, recipe: list[dict]) ->
     save(out_dir)
     tokenizer.save_pretrained(out_dir)
     write_json(Path(out_dir, RECIPE_FILE), recipe)
+    write_model_card(out_dir, recipe)
+
+
+def write_model_card(out_dir: str, recipe: list[dict]) -> None:
+    """README.md in the model dir (replacing PEFT's template card): Hub metadata (library, base model, tags), the
+    architecture, and the recipe with the numbers each stage recorded. Made from the dir alone, so it is the same on
+    every run."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    folder = Path(out_dir)
+    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
+    adapter = folder / "adapter_config.json"
+    base = json.loads(adapter.read_text())["base_model_name_or_path"] if adapter.is_file() else None
+    if base and not config:
+        config = json.loads(Path(base, "config.json").read_text()) if Path(base, "config.json").is_file() else {}
+    data = ModelCardData(library_name="peft" if base else "transformers", base_model=base,
+                         pipeline_tag="text-generation", tags=["storylab", *(stage["stage"] for stage in recipe)])
+    shape = ", ".join(f"{key} {config[key]}" for key in ("model_type", "hidden_size", "num_hidden_layers", "n_layer",
+                                                          "vocab_size") if key in config)
+    weights = f"LoRA adapters on `{base}` (load with PEFT, or merge: `scripts/merge_lora.py`)" if base else \
+        "full weights (safetensors)"
+    rows = [f"| {i} | {stage['stage']} | " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                                        for k, v in stage.items() if k != "stage") + " |"
+            for i, stage in enumerate(recipe, 1)]
+    text = "\n".join([
+        f"---\n{data.to_yaml()}\n---", f"# {folder.as_posix()}", "",
+        f"Trained by storylab: {shape or 'architecture in config.json'}; {weights}.", "",
+        "## Recipe", "", "| # | stage | what it recorded |", "|---|---|---|", *(rows or ["| - | untuned | - |"]), "",
+        "Evaluation metrics: `metrics/<task>/eval/<model>.json` (`dvc metrics show`); rerun with `dvc repro`.", ""])
+    ModelCard(text).save(folder / "README.md")
 
 
 def sft_phases(tokenizer, documents: list[dict], train: list[dict], model_params: ModelParams,

@@ -163,20 +163,45 @@ def test_same_params_same_metrics(repo):
     assert before == after
 
 
-def test_experiment_with_override_is_listed(repo):
+def test_experiment_is_listed_and_travels_to_a_second_clone(repo, tmp_path):
+    """Machine A runs an experiment and pushes it (git remote + DVC remote, both local directories here); machine B
+    clones, pulls it, sees it in `dvc exp show`, applies it, and `dvc pull` + `dvc repro` there runs nothing."""
     root, _ = repo
     sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "results", "--allow-empty", cwd=root)
     sh("git", "add", "-A", cwd=root)
     sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "outputs", "--allow-empty", cwd=root)
     # The ablation's settings: method none copies the SFT model, so both evaluations agree.
     # `++` adds a key to the task's overrides (a plain -S only changes keys that are already written there).
-    sh(DVC, "exp", "run", "-S", "++tasks.story_qa.train_sft.max_steps=2", "-S", "++tasks.story_qa.train_rl.method=none",
-       "report@story_qa", cwd=root)
+    sh(DVC, "exp", "run", "-n", "tiny-sweep", "-S", "++tasks.story_qa.train_sft.max_steps=2",
+       "-S", "++tasks.story_qa.train_rl.method=none", "report@story_qa", cwd=root)
     table = sh(DVC, "exp", "show", "--csv", cwd=root)
     assert "tasks.story_qa.train_sft.max_steps" in table and "sft.test" in table
     sft, rl = (json.loads((root / f"metrics/story_qa/eval/{m}.json").read_text()) for m in ("sft", "rl"))
     assert sft["test"] == rl["test"]
-    assert json.loads((root / "metrics/story_qa/headline.json").read_text())["rl_minus_sft"]["difference"] == 0.0
+    headline = json.loads((root / "metrics/story_qa/headline.json").read_text())
+    assert headline["rl_minus_sft"]["difference"] == 0.0
+
+    git_remote, storage = tmp_path / "remote.git", tmp_path / "storage"
+    sh("git", "init", "-q", "--bare", str(git_remote), cwd=tmp_path)
+    sh("git", "remote", "add", "origin", str(git_remote), cwd=root)
+    sh("git", "push", "-q", "origin", "HEAD:main", cwd=root)
+    sh(DVC, "remote", "add", "--local", "-d", "storage", str(storage), cwd=root)
+    sh(DVC, "push", cwd=root)
+    sh(DVC, "exp", "push", "origin", "tiny-sweep", cwd=root)  # the experiment's commit and its cached outputs
+
+    clone = tmp_path / "machine_b"
+    sh("git", "clone", "-q", "-b", "main", str(git_remote), str(clone), cwd=tmp_path)
+    sh(DVC, "remote", "add", "--local", "-d", "storage", str(storage), cwd=clone)
+    sh(DVC, "exp", "pull", "origin", "tiny-sweep", cwd=clone)
+    shown = json.loads(sh(DVC, "exp", "show", "--json", cwd=clone))
+    pulled = [exp["revs"][0]["data"] for rev in shown for exp in rev.get("experiments") or []
+              if exp["name"] == "tiny-sweep"]
+    assert len(pulled) == 1
+    assert pulled[0]["metrics"]["metrics/story_qa/headline.json"]["data"] == headline
+    sh(DVC, "exp", "apply", "tiny-sweep", cwd=clone)
+    sh(DVC, "pull", cwd=clone)
+    assert stages_run(sh(DVC, "repro", cwd=clone)) == set()
+    assert json.loads((clone / "metrics/story_qa/headline.json").read_text()) == headline
 
 
 def test_variants_pipeline_runs_each_recipe_and_reruns_only_a_changed_one(repo):
