@@ -11,7 +11,7 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help venv all repro params test test-quick smoke bench variants seeds sweep ablation clean
+.PHONY: help venv all repro params test test-quick smoke bench variants seeds sweep ablation preset clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,6 +55,13 @@ variants: params ## every recipe (SFT lengths, RL, SFT+RL, DPO, chat-template ma
 	$(DVC) repro variants/dvc.yaml
 	@for summary in metrics/variants/*/report/summary.md; do echo; cat $$summary; done
 	@echo "Reports: metrics/variants/<task>/report/ (summary.md, comparison.csv, *.png, error_analysis.md)"
+
+# `make preset PRESET=gpu_lora`: configs/presets/<name>.yaml (a partial params.yaml) as one DVC experiment named after
+# it; params.yaml is not edited. The presets train real models on a CUDA GPU (see the files).
+PRESET ?=
+preset: params ## run a params preset as a DVC experiment: make preset PRESET=gpu_lora (configs/presets/)
+	@test -n "$(PRESET)" || { echo "error: name a preset: make preset PRESET=<name> (configs/presets/)"; exit 2; }
+	flags=$$($(PY) -m storylab.config.presets $(PRESET)) && $(DVC) exp run -n $(PRESET) $$flags
 
 # `make seeds`: each task's default over SEEDS (its people / problems, split, init and data order redrawn: every
 # seed of the task set to the same value), and word_math also at a harder setting, as queued DVC experiments run one

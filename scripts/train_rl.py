@@ -27,7 +27,7 @@ from storylab.io import read_json, read_recipe, write_json
 from storylab.modeling import load_pretrained
 from storylab.prompts import format_completion, format_prompt, prompts_for
 from storylab.training import (CHECKPOINT_FILES, TRAINER_CHECKPOINT, StorylabSFTTrainer, checkpoint_settings,
-                               callbacks, finish_checkpoints, resume_point,
+                               callbacks, finish_checkpoints, process_state, resume_point,
                                run_fingerprint, save_model, sft_config, sft_phases, trainer_defaults, with_progress)
 
 
@@ -35,10 +35,11 @@ def keep_sft(task, params, args):
     """The SFT model, copied, so downstream stages always find a model; the curves dir records why."""
     from dvclive import Live
 
-    shutil.rmtree(args.out_dir, ignore_errors=True)
-    shutil.copytree(args.sft_dir, args.out_dir)
-    with Live(args.live_dir, save_dvc_exp=False, dvcyaml=None) as live:
-        live.summary["method"] = "none"
+    if process_state().is_main_process:
+        shutil.rmtree(args.out_dir, ignore_errors=True)
+        shutil.copytree(args.sft_dir, args.out_dir)
+        with Live(args.live_dir, save_dvc_exp=False, dvcyaml=None) as live:
+            live.summary["method"] = "none"
     return None, None, {}
 
 
@@ -161,15 +162,16 @@ def main() -> str:
 
     method = RUNS[args.run](params)
     trainer, tokenizer, summary = method(task, params, args)
-    name = "sft-continued" if method is continue_sft else params.train_rl.method
+    name = "none" if trainer is None else "sft-continued" if method is continue_sft else params.train_rl.method
     if trainer is not None:  # the recipe carries the summary, so the report needs only the eval metrics
         steps = trainer.state.global_step - summary.get("continued_from_step", 0)
         stage = {"stage": name, "steps": steps, "train_format": params.model.prompt_format,
                  **{k: v for k, v in summary.items() if not k.endswith("_over_steps")}}
         save_model(trainer, tokenizer, args.out_dir, read_recipe(args.sft_dir) + [stage])
         finish_checkpoints(trainer, args.out_dir, keep=False)
-    write_json(args.metrics, {"metric_version": task.metric_version, "run": args.run,
-                              "method": name if trainer is not None else "none", **summary})
+    if process_state().is_main_process:
+        write_json(args.metrics, {"metric_version": task.metric_version, "run": args.run,
+                                  "method": name, **summary})
     brief = {k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items() if not k.endswith("_over_steps")}
     return f"{task.name} {args.run} ({name}) from {args.sft_dir} -> {args.out_dir}: {brief}"
 

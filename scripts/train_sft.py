@@ -25,8 +25,8 @@ from storylab.generation import generate_answers
 from storylab.modeling import check_model_source, initial_model, lora_config
 from storylab.prompts import prompts_for, sft_records
 from storylab.training import (StorylabSFTTrainer, callbacks, check_prompt_lengths, early_stopping, finish_checkpoints,
-                               resume_point, run_fingerprint, save_model, selection_settings, sft_config, sft_phases,
-                               with_progress)
+                               process_state, resume_point, run_fingerprint, save_model, selection_settings, sft_config,
+                               sft_phases, with_progress)
 
 
 def validation_scorer(task, records: list[dict], tokenizer, model_params, batch_size: int = 64):
@@ -81,7 +81,8 @@ def main() -> str:
     phases = sft_phases(tokenizer, documents, records, params.model, sft.mix_qa, sft.max_length)
     if sft.max_steps == 0:
         save_model(model, tokenizer, args.out_dir, recipe=[])
-        Live(args.live_dir, save_dvc_exp=False, dvcyaml=None).end()  # an empty curves dir: nothing trained
+        if process_state().is_main_process:
+            Live(args.live_dir, save_dvc_exp=False, dvcyaml=None).end()  # an empty curves dir: nothing trained
         return f"max_steps 0: the untrained starting model -> {args.out_dir}"
     selection, settings = {}, {}
     if sft.select_every:

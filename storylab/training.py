@@ -56,21 +56,38 @@ def complete_checkpoints(folder: Path) -> list[Path]:
 
 def resume_point(out_dir: str, fingerprint: str) -> str | None:
     """The latest checkpoint of an interrupted run with the same fingerprint, or None. Checkpoints of any other run
-    (other params, inputs or code) are deleted first, so they are never resumed."""
+    (other params, inputs or code) are deleted first, so they are never resumed. Under several processes the main one
+    cleans up while the others wait, then all resume from the same checkpoint."""
     root = checkpoint_dir(out_dir)
     marker = root / "fingerprint"
-    checkpoints = complete_checkpoints(root) if marker.is_file() and marker.read_text() == fingerprint else []
-    if checkpoints:
-        return str(checkpoints[0])
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
-    marker.write_text(fingerprint)
-    return None
+
+    def latest() -> list[Path]:
+        return complete_checkpoints(root) if marker.is_file() and marker.read_text() == fingerprint else []
+
+    state = process_state()
+    if state.is_main_process and not latest():
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        marker.write_text(fingerprint)
+    state.wait_for_everyone()
+    checkpoints = latest()
+    return str(checkpoints[0]) if checkpoints else None
+
+
+def process_state():
+    """accelerate's view of this process (rank, main or not); one process unless started by `accelerate launch`
+    with a multi-process config (configs/accelerate/). Only the main process writes files of its own: curves,
+    recipe, model card, metrics; the trainer's save_model runs on every process (FSDP / ZeRO-3 gather there)."""
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available())
 
 
 def finish_checkpoints(trainer, out_dir: str, keep: bool) -> None:
     """The run finished: with `keep`, copy the checkpoint of the saved model (the selected one, or the last) into the
     model dir, so training can continue from it; then delete the run's checkpoints, nothing is left to resume."""
+    if not process_state().is_main_process:
+        return
     if keep:
         selected = trainer.args.load_best_model_at_end and trainer.state.best_model_checkpoint
         chosen = selected or str(complete_checkpoints(Path(trainer.args.output_dir))[0])
@@ -88,6 +105,8 @@ def trainer_defaults(model_params: ModelParams, seed: int) -> dict:
     """Keyword arguments every TRL config here gets (TRL defaults to bf16 + gradient checkpointing). In a terminal
     the trainer shows its tqdm bar (elapsed and remaining time); elsewhere ProgressLines prints a line per log."""
     on_gpu = torch.cuda.is_available()
+    if not on_gpu:  # several `accelerate launch` processes then join one DDP group over gloo (configs/accelerate/
+        os.environ.setdefault("ACCELERATE_USE_CPU", "true")  # ddp_cpu.yaml), not separate single-process runs
     return {"seed": seed, "data_seed": seed, "full_determinism": False,
             "bf16": on_gpu and model_params.dtype == "bfloat16", "fp16": False,
             "activation_checkpointing": False, "save_strategy": "no", "report_to": "none",
@@ -124,10 +143,12 @@ def _clock(seconds: float) -> str:
 
 def callbacks(live_dir: str, resume: bool = False) -> list:
     """Every trainer's callbacks: DVCLive curves under live_dir (declared in dvc.yaml, so `dvc plots show` finds
-    them) and, where stderr is no terminal, ProgressLines."""
+    them) and, where stderr is no terminal, ProgressLines; on the main process only."""
     from dvclive import Live
     from transformers.integrations import DVCLiveCallback
 
+    if not process_state().is_main_process:
+        return []
     os.environ.setdefault("DVCLIVE_LOGLEVEL", "WARNING")
     live = DVCLiveCallback(live=Live(live_dir, resume=resume, save_dvc_exp=False, dvcyaml=None))
     return [live] if sys.stderr.isatty() else [live, ProgressLines()]
@@ -146,8 +167,12 @@ def with_progress(trainer):
 def save_model(model_or_trainer, tokenizer, out_dir: str, recipe: list[dict]) -> None:
     """HF format (safetensors; a LoRA run saves its adapter, which from_pretrained loads over the base) and the
     recipe, which evaluation copies into its metrics so the report knows how each model was made."""
-    save = getattr(model_or_trainer, "save_model", None) or model_or_trainer.save_pretrained
-    save(out_dir)
+    if hasattr(model_or_trainer, "save_model"):
+        model_or_trainer.save_model(out_dir)  # every process: a sharded model is gathered, rank 0 writes
+    if not process_state().is_main_process:
+        return
+    if not hasattr(model_or_trainer, "save_model"):
+        model_or_trainer.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     write_json(Path(out_dir, RECIPE_FILE), recipe)
     write_model_card(out_dir, recipe)

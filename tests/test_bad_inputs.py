@@ -79,7 +79,7 @@ def models(tmp_path_factory):
 CASES = [
     # --- params -------------------------------------------------------------------------------------------------
     ("params-unknown-section", lambda t, m: validate(params_with(t, set_key("trian_sft.learning_rate", 0.1))),
-     "trian_sft: unknown section; allowed: model, train_sft"),
+     "trian_sft: unknown section; allowed: launch, model, train_sft"),
     ("params-unknown-key", lambda t, m: validate(params_with(t, set_key("train_sft.learning_rat", 0.1))),
      "train_sft.learning_rat: unknown key; allowed keys here: seed, mix_qa"),
     ("params-unknown-task-key", lambda t, m: validate(params_with(t, set_key("tasks.word_math.build_qa.test", 3))),
@@ -88,6 +88,8 @@ CASES = [
      "tasks.story_qa.generate_stories.num_entities: Input should be a valid integer (got '5')"),
     ("params-out-of-range", lambda t, m: validate(params_with(t, set_key("eval.bootstrap_resamples", 10))),
      "eval.bootstrap_resamples: Input should be greater than or equal to 100"),
+    ("params-launch-config", lambda t, m: validate(params_with(t, set_key("launch.config", "ddp"))),
+     "launch.config: configs/accelerate/ddp.yaml not found; one of: ddp_cpu, ddp_gpu, deepspeed_zero3, fsdp, single"),
     ("params-unknown-task", lambda t, m: validate(params_with(t, lambda p: p["tasks"].update(math=p["tasks"]["word_math"]))),
      "unknown task 'math'; registered tasks: story_qa, word_math"),
     ("params-missing-task-section", lambda t, m: validate(params_with(t, lambda p: p["tasks"]["story_qa"].pop("eval"))),

@@ -87,7 +87,7 @@ def test_both_pipelines_are_read():
 @pytest.mark.parametrize("name", TASK_STAGES)
 def test_stage_declares_its_code_and_only_its_task(name):
     stage, task = STAGES[name], task_of(STAGES[name])
-    script = re.search(r"python (scripts/\w+\.py)", stage["cmd"]).group(1)
+    script = re.search(r"(scripts/\w+\.py)", stage["cmd"]).group(1)
     deps = set(stage["deps"])
     assert script in deps
     folder = f"storylab/tasks/{task}"
@@ -105,7 +105,7 @@ def test_stage_declares_its_code_and_only_its_task(name):
 @pytest.mark.parametrize("name", TASK_STAGES)
 def test_stage_declares_exactly_the_params_its_script_reads(name):
     stage, task = STAGES[name], task_of(STAGES[name])
-    script = re.search(r"python (scripts/\w+\.py)", stage["cmd"]).group(1)
+    script = re.search(r"(scripts/\w+\.py)", stage["cmd"]).group(1)
     call = re.search(r"stage_params\(args, ([^)]*)\)", (REPO / script).read_text()).group(1)
     sections = re.findall(r'"(\w+)"', call)
     expected = {f"tasks.{task}.{section}" for section in sections}

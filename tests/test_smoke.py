@@ -151,7 +151,7 @@ def test_second_repro_does_nothing_and_params_rerun_only_their_stages(repo):
     set_param(root, "trian_sft.learning_rate", 0.1)
     result = run(DVC, "repro", cwd=root)
     assert result.returncode != 0
-    assert "error: params.yaml: trian_sft: unknown section; allowed: model, train_sft" in result.stderr + result.stdout
+    assert "error: params.yaml: trian_sft: unknown section; allowed: launch, model, train_sft" in result.stderr + result.stdout
     sh("git", "checkout", "params.yaml", cwd=root)
 
 

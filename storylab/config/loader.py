@@ -17,10 +17,12 @@ from types import SimpleNamespace
 import yaml
 from pydantic import ValidationError
 
-from storylab.config.schema import SHARED_SECTIONS, Section
+from storylab.config.schema import SHARED_SECTIONS, LaunchParams, Section
 from storylab.errors import StorylabError
 
-TOP_LEVEL = (*SHARED_SECTIONS, "tasks", "variants")
+TOP_LEVEL = ("launch", *SHARED_SECTIONS, "tasks", "variants")
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the checkout this package runs from (dvc.yaml paths start there)
+ACCELERATE_CONFIGS = Path("configs/accelerate")
 
 
 class YAML12Loader(yaml.SafeLoader):
@@ -159,10 +161,14 @@ def validate_data(data: dict, source: str) -> None:
     unknown = [key for key in data if key not in TOP_LEVEL]
     if unknown:
         raise StorylabError(f"{source}: {unknown[0]}: unknown section; allowed: {', '.join(TOP_LEVEL)}")
-    for name, model in SHARED_SECTIONS.items():
+    for name, model in {"launch": LaunchParams, **SHARED_SECTIONS}.items():
         if name not in data:
             raise StorylabError(f"{source}: section {name!r} missing; add it (see the README)")
         _validate(model, data[name], source, (name,))
+    config = ACCELERATE_CONFIGS / f"{data['launch']['config']}.yaml"
+    if not (REPO_ROOT / config).is_file():
+        known = ", ".join(sorted(path.stem for path in (REPO_ROOT / ACCELERATE_CONFIGS).glob("*.yaml")))
+        raise StorylabError(f"{source}: launch.config: {config} not found; one of: {known}")
     if not isinstance(data.get("tasks"), dict) or not data["tasks"]:
         raise StorylabError(f"{source}: tasks: missing or empty; list at least one task (see params.yaml)")
     for task in data["tasks"]:

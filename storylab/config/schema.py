@@ -143,6 +143,12 @@ class RewriteParams(Section):
         return self
 
 
+class LaunchParams(Section):
+    """How dvc.yaml starts the training stages: `accelerate launch --config_file configs/accelerate/<config>.yaml`.
+    No script reads it; DVC puts it into the stages' commands, so changing it reruns training."""
+    config: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+
+
 # The sections every task has: top-level defaults, overridden per task.
 SHARED_SECTIONS: dict[str, type[Section]] = {
     "model": ModelParams,

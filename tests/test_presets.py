@@ -1,0 +1,51 @@
+"""Params presets (configs/presets/): each one merges into a valid params.yaml, and its -S flags, applied the way
+`dvc exp run -S` applies them, give exactly that merged file."""
+import pytest
+import yaml
+
+from conftest import REPO
+from storylab.config.loader import merge, read_yaml, validate_data
+from storylab.config.presets import PRESETS, preset_flags
+from storylab.errors import StorylabError
+
+NAMES = sorted(path.stem for path in (REPO / PRESETS).glob("*.yaml"))
+
+
+def apply_flags(params: dict, flags: list[str]) -> dict:
+    """`-S ++a.b.c=value`: set the dotted key (adding missing levels), the value read as YAML, as DVC does."""
+    params = yaml.safe_load(yaml.safe_dump(params))
+    for flag in flags[1::2]:
+        dotted, _, raw = flag.removeprefix("++").partition("=")
+        *parents, key = dotted.split(".")
+        node = params
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[key] = yaml.safe_load(raw)
+    return params
+
+
+def test_the_gpu_presets_ship():
+    assert {"gpu_lora", "gpu_qlora"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_preset_flags_reproduce_the_merged_params(name, monkeypatch):
+    monkeypatch.chdir(REPO)
+    flags = preset_flags(name)
+    assert flags[::2] == ["-S"] * (len(flags) // 2)
+    params = read_yaml(REPO / "params.yaml")
+    merged = merge(params, read_yaml(REPO / PRESETS / f"{name}.yaml"))
+    assert apply_flags(params, flags) == merged
+    validate_data(merged, name)
+
+
+def test_qlora_preset_is_4bit_lora_in_bf16(monkeypatch):
+    monkeypatch.chdir(REPO)
+    model = read_yaml(REPO / PRESETS / "gpu_qlora.yaml")["tasks"]["tag_story"]["model"]
+    assert model["load_in_4bit"] and model["lora"]["enabled"] and model["dtype"] == "bfloat16"
+
+
+def test_unknown_preset_names_the_known_ones(monkeypatch):
+    monkeypatch.chdir(REPO)
+    with pytest.raises(StorylabError, match="preset 'gpu': configs/presets/gpu.yaml not found; one of: gpu_lora"):
+        preset_flags("gpu")
