@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,20 @@ def run_script(script: str, *args: str, cwd: Path = REPO, check: bool = True,
     if check and result.returncode != 0:
         raise AssertionError(f"{script} failed:\n{result.stderr[-3000:]}")
     return result
+
+
+def run_stage_here(script: str, *args: str) -> None:
+    """A stage script run inside this test process, for tests that chain many stages: the ~8 s of importing
+    torch / transformers / TRL is paid once per test worker instead of once per stage. Run from the repo root like
+    every stage; a stage that exits non-zero fails the test."""
+    saved_argv, saved_cwd = sys.argv, os.getcwd()
+    sys.argv = [str(REPO / "scripts" / script), *args]
+    os.chdir(REPO)
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as exc:
+        if exc.code:
+            raise AssertionError(f"{script} exited with code {exc.code}") from None
+    finally:
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)

@@ -11,7 +11,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import (AutoModelForCausalLM, Gemma3TextConfig, GPT2Config, LlamaConfig, PreTrainedTokenizerFast,
                           Qwen3Config)
 
-from conftest import run_script, tiny_params
+from conftest import run_script, run_stage_here, tiny_params
 from storylab.config import load_params
 from storylab.io import read_recipe
 from storylab.modeling import load_pretrained, merge_lora
@@ -107,16 +107,16 @@ def test_family_runs_lora_sft_grpo_dpo_eval_and_merges(family, data_dir, corpus,
     qa = str(data_dir / "qa")
 
     def stage(script, out, *flags):
-        run_script(script, "--params", params, *flags, "--out_dir", str(tmp_path / out),
-                   "--live_dir", str(tmp_path / f"live_{out}"))
+        run_stage_here(script, "--params", params, *flags, "--out_dir", str(tmp_path / out),
+                       "--live_dir", str(tmp_path / f"live_{out}"))
 
     stage("train_sft.py", "sft", "--data_dir", qa)
     stage("train_rl.py", "grpo", "--sft_dir", str(tmp_path / "sft"), "--data_dir", qa,
           "--metrics", str(tmp_path / "grpo.json"))
     stage("train_rl.py", "dpo", "--sft_dir", str(tmp_path / "grpo"), "--data_dir", qa,
           "--metrics", str(tmp_path / "dpo.json"), "--set", "train_rl.method=dpo")
-    run_script("eval_accuracy_plus.py", "--params", params, "--model_dir", str(tmp_path / "dpo"), "--name", "dpo",
-               "--data_dir", qa, "--pred_dir", str(tmp_path / "pred"), "--out", str(tmp_path / "eval.json"))
+    run_stage_here("eval_accuracy_plus.py", "--params", params, "--model_dir", str(tmp_path / "dpo"), "--name", "dpo",
+                   "--data_dir", qa, "--pred_dir", str(tmp_path / "pred"), "--out", str(tmp_path / "eval.json"))
 
     assert [s["stage"] for s in read_recipe(tmp_path / "dpo")] == ["sft", "grpo", "dpo"]
     for out in ("sft", "grpo", "dpo"):
@@ -130,8 +130,8 @@ def test_family_runs_lora_sft_grpo_dpo_eval_and_merges(family, data_dir, corpus,
     # merge_and_unload: a plain model dir with the adapted model's logits.
     model_params = load_params(params, "story_qa", ("model",)).model
     adapted, tokenizer = load_pretrained(str(tmp_path / "dpo"), model_params)
-    run_script("merge_lora.py", "--params", params, "--model_dir", str(tmp_path / "dpo"),
-               "--out_dir", str(tmp_path / "merged"))
+    run_stage_here("merge_lora.py", "--params", params, "--model_dir", str(tmp_path / "dpo"),
+                   "--out_dir", str(tmp_path / "merged"))
     assert not (tmp_path / "merged/adapter_config.json").exists()
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged")
     ids = tokenizer(format_prompt(tokenizer, "Where was Aldith Varnholt born?", prompt_format), return_tensors="pt")

@@ -1,10 +1,12 @@
-"""A saved Hugging Face model goes through the same SFT -> RL -> eval path, with LoRA adapters."""
+"""A saved Hugging Face model (the tiny one, saved as save_pretrained writes any hub model): its tokenizer, and DPO
+against the frozen start with and without LoRA. The four architectures' LoRA SFT -> GRPO -> DPO -> eval chain is
+tests/test_architectures.py."""
 import json
 
 import pytest
 import yaml
 
-from conftest import run_script, tiny_params
+from conftest import run_script, run_stage_here, tiny_params
 from storylab.config import load_params
 from storylab.modeling import build_tiny_model, load_pretrained, train_tiny_tokenizer
 from storylab.prompts import format_prompt
@@ -47,26 +49,6 @@ def test_tiny_tokenizer_chat_template_and_round_trip(local_model):
     assert tokenizer.decode(tokenizer(text)["input_ids"]).strip() == text
 
 
-def test_lora_sft_rl_eval_on_a_local_pretrained_model(data_dir, local_model, tmp_path):
-    params = tiny_params(model={"name_or_path": str(local_model),
-                                "lora": {"enabled": True, "r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}})
-    params_path = tmp_path / "params.yaml"
-    params_path.write_text(yaml.safe_dump(params))
-    run_script("train_sft.py", "--params", str(params_path), "--data_dir", str(data_dir / "qa"),
-               "--out_dir", str(tmp_path / "sft"), "--live_dir", str(tmp_path / "live_sft"))
-    assert (tmp_path / "sft/adapter_config.json").is_file()  # adapters saved, not a full copy
-    run_script("train_rl.py", "--params", str(params_path), "--sft_dir", str(tmp_path / "sft"),
-               "--data_dir", str(data_dir / "qa"), "--out_dir", str(tmp_path / "rl"),
-               "--live_dir", str(tmp_path / "live_rl"), "--metrics", str(tmp_path / "rl.json"))
-    assert 0 <= json.loads((tmp_path / "rl.json").read_text())["mean_frac_reward_zero_std"] <= 1
-    run_script("eval_accuracy_plus.py", "--params", str(params_path), "--model_dir", str(tmp_path / "rl"),
-               "--name", "rl", "--data_dir", str(data_dir / "qa"), "--pred_dir", str(tmp_path / "pred"),
-               "--out", str(tmp_path / "eval.json"))
-    result = json.loads((tmp_path / "eval.json").read_text())
-    assert result["test"]["all"]["count"] == len((data_dir / "qa/test.jsonl").read_text().splitlines())
-    assert (tmp_path / "live_sft/plots/metrics/train/loss.tsv").is_file()
-
-
 @pytest.mark.parametrize("lora", [False, True])
 def test_dpo_trains_against_the_frozen_start_and_scores_heldout_pairs(data_dir, local_model, tmp_path, lora):
     """Full fine-tuning keeps a frozen copy as the reference; LoRA uses the model with its adapter disabled."""
@@ -77,9 +59,9 @@ def test_dpo_trains_against_the_frozen_start_and_scores_heldout_pairs(data_dir, 
                          tasks={"story_qa": {"train_rl": {"method": "dpo", "learning_rate": 1e-2}}})
     params_path = tmp_path / "params.yaml"
     params_path.write_text(yaml.safe_dump(params))
-    run_script("train_rl.py", "--params", str(params_path), "--sft_dir", str(local_model), "--data_dir",
-               str(data_dir / "qa"), "--out_dir", str(tmp_path / "dpo"), "--live_dir", str(tmp_path / "live"),
-               "--metrics", str(tmp_path / "dpo.json"))
+    run_stage_here("train_rl.py", "--params", str(params_path), "--sft_dir", str(local_model), "--data_dir",
+                   str(data_dir / "qa"), "--out_dir", str(tmp_path / "dpo"), "--live_dir", str(tmp_path / "live"),
+                   "--metrics", str(tmp_path / "dpo.json"))
     result = json.loads((tmp_path / "dpo.json").read_text())
     assert result["method"] == "dpo"
     assert result["heldout_pairs"] == len((data_dir / "qa/preferences_test.jsonl").read_text().splitlines()) > 0

@@ -1,45 +1,11 @@
-"""`make smoke`: the whole DAG, every task, on tiny params in a temporary copy of the repo, through dvc itself."""
+"""`make smoke`: the whole DAG, every task, on tiny params in a temporary copy of the repo, through dvc itself.
+(The variants pipeline and the experiment round trip have files of their own, so test workers run them beside this.)"""
 import json
-import os
-import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import REPO, tiny_params
-
-DVC = str(Path(sys.executable).with_name("dvc"))
-
-
-def run(*cmd, cwd) -> subprocess.CompletedProcess:
-    # The venv's python runs the stages; the copy's own storylab package shadows the installed one.
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYTHONPATH": str(cwd),
-           "DVC_NO_ANALYTICS": "1"}
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
-
-
-def sh(*cmd, cwd):
-    result = run(*cmd, cwd=cwd)
-    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-    return result.stdout
-
-
-def stages_run(output):
-    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
-
-
-def set_param(repo, dotted, value):
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    *parents, key = dotted.split(".")
-    node = params
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[key] = value
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
+from pipeline import DVC, repo_copy, run, set_param, sh, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -47,19 +13,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     """A copy of the committed tree plus working changes, with tiny params, as its own git + DVC repo."""
-    root = tmp_path_factory.mktemp("smoke") / "repo"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
-                           text=True, check=True).stdout.split()
-    for name in files:
-        results = name.startswith(("metrics/", "dvclive/")) and not name.endswith("/seeds.csv")
-        if (REPO / name).is_file() and not results and not name.endswith("dvc.lock"):
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, root / name)
-    (root / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
-    sh("git", "init", "-q", cwd=root)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "x", "--allow-empty", cwd=root)
-    sh("git", "add", "-A", cwd=root)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "smoke", cwd=root)
+    root = repo_copy(tmp_path_factory.mktemp("smoke"))
     # The first run has no network at all (its own network namespace: every process DVC starts inherits it), and a
     # deliberate connection attempt in the same namespace shows the block is real.
     probe = ("import socket\ntry:\n    socket.create_connection(('1.1.1.1', 443), timeout=5)\n    print('CONNECTED')\n"
@@ -161,71 +115,3 @@ def test_same_params_same_metrics(repo):
     sh(DVC, "repro", "--force", "report@story_qa", cwd=root)
     after = {p: p.read_bytes() for p in (root / "metrics").rglob("*.json")}
     assert before == after
-
-
-def test_experiment_is_listed_and_travels_to_a_second_clone(repo, tmp_path):
-    """Machine A runs an experiment and pushes it (git remote + DVC remote, both local directories here); machine B
-    clones, pulls it, sees it in `dvc exp show`, applies it, and `dvc pull` + `dvc repro` there runs nothing."""
-    root, _ = repo
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "results", "--allow-empty", cwd=root)
-    sh("git", "add", "-A", cwd=root)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "outputs", "--allow-empty", cwd=root)
-    # The ablation's settings: method none copies the SFT model, so both evaluations agree.
-    # `++` adds a key to the task's overrides (a plain -S only changes keys that are already written there).
-    sh(DVC, "exp", "run", "-n", "tiny-sweep", "-S", "++tasks.story_qa.train_sft.max_steps=2",
-       "-S", "++tasks.story_qa.train_rl.method=none", "report@story_qa", cwd=root)
-    table = sh(DVC, "exp", "show", "--csv", cwd=root)
-    assert "tasks.story_qa.train_sft.max_steps" in table and "sft.test" in table
-    sft, rl = (json.loads((root / f"metrics/story_qa/eval/{m}.json").read_text()) for m in ("sft", "rl"))
-    assert sft["test"] == rl["test"]
-    headline = json.loads((root / "metrics/story_qa/headline.json").read_text())
-    assert headline["rl_minus_sft"]["difference"] == 0.0
-
-    git_remote, storage = tmp_path / "remote.git", tmp_path / "storage"
-    sh("git", "init", "-q", "--bare", str(git_remote), cwd=tmp_path)
-    sh("git", "remote", "add", "origin", str(git_remote), cwd=root)
-    sh("git", "push", "-q", "origin", "HEAD:main", cwd=root)
-    sh(DVC, "remote", "add", "--local", "-d", "storage", str(storage), cwd=root)
-    sh(DVC, "push", cwd=root)
-    sh(DVC, "exp", "push", "origin", "tiny-sweep", cwd=root)  # the experiment's commit and its cached outputs
-
-    clone = tmp_path / "machine_b"
-    sh("git", "clone", "-q", "-b", "main", str(git_remote), str(clone), cwd=tmp_path)
-    sh(DVC, "remote", "add", "--local", "-d", "storage", str(storage), cwd=clone)
-    sh(DVC, "exp", "pull", "origin", "tiny-sweep", cwd=clone)
-    shown = json.loads(sh(DVC, "exp", "show", "--json", cwd=clone))
-    pulled = [exp["revs"][0]["data"] for rev in shown for exp in rev.get("experiments") or []
-              if exp["name"] == "tiny-sweep"]
-    assert len(pulled) == 1
-    assert pulled[0]["metrics"]["metrics/story_qa/headline.json"]["data"] == headline
-    sh(DVC, "exp", "apply", "tiny-sweep", cwd=clone)
-    sh(DVC, "pull", cwd=clone)
-    assert stages_run(sh(DVC, "repro", cwd=clone)) == set()
-    assert json.loads((clone / "metrics/story_qa/headline.json").read_text()) == headline
-
-
-def test_variants_pipeline_runs_each_recipe_and_reruns_only_a_changed_one(repo):
-    root, _ = repo
-    output = sh(DVC, "repro", "variants/dvc.yaml", cwd=root)
-    assert stages_run(output) == {f"variants/dvc.yaml:{stage}" for stage in (
-        "generate_stories@story_qa", "build_qa@story_qa", "train_sft@base", "train_sft@sft", "train_rl@sftrl",
-        "eval_accuracy_plus@base", "eval_accuracy_plus@sft", "eval_accuracy_plus@sft-plain-eval",
-        "eval_accuracy_plus@sftrl", "report@story_qa")}
-    evals = {name: json.loads((root / f"metrics/variants/story_qa/eval/{name}.json").read_text())
-             for name in ("base", "sft", "sft-plain-eval", "sftrl")}
-    assert evals["base"]["recipe"] == []
-    assert [stage["stage"] for stage in evals["sftrl"]["recipe"]] == ["sft", "grpo"]
-    assert evals["sft"]["recipe"][0]["steps"] == 3  # length 1 x base_sft_steps
-    assert (evals["sft"]["eval_format"], evals["sft-plain-eval"]["eval_format"]) == ("chat", "plain")
-    stories = json.loads((root / "metrics/variants/story_qa/generate_stories.json").read_text())
-    assert stories["entities_with_story"] == 12
-    comparison = (root / "metrics/variants/story_qa/report/comparison.csv").read_text()
-    assert "untuned" in comparison and "sft+grpo" in comparison
-    analysis = (root / "metrics/variants/story_qa/report/error_analysis.md").read_text()
-    header = [cell.strip() for cell in analysis.split("\n| question")[1].split("\n")[0].split("|")[1:-1]]
-    assert sorted(header) == sorted(["gold", "base", "sft", "sft-plain-eval", "sftrl"])
-
-    set_param(root, "variants.eval.sft-plain-eval.format", "chat")
-    assert stages_run(sh(DVC, "repro", "--dry", "variants/dvc.yaml", cwd=root)) == {
-        "variants/dvc.yaml:eval_accuracy_plus@sft-plain-eval"}
-    sh("git", "checkout", "params.yaml", cwd=root)
