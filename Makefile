@@ -39,7 +39,7 @@ repro: all ## alias of all
 # Tests run in TEST_WORKERS processes (pytest-xdist), one file per process at a time, the end-to-end ones first.
 TEST_WORKERS ?= 2
 
-test: $(STAMP) ## run every test (unit tests + the whole DAG on tiny params in a temp copy), ~15 min on 2 cores
+test: $(STAMP) ## run every test (unit tests + the whole DAG on tiny params in a temp copy), ~14 min on 2 cores
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-quick: $(STAMP) ## the tests not marked slow (no end-to-end pipeline runs)
