@@ -43,6 +43,10 @@ def test_full_dag_runs_every_task_offline_and_writes_versioned_metrics(repo):
             assert (root / f"metrics/{task}/report/{name}").stat().st_size > 0
         headline = json.loads((root / f"metrics/{task}/headline.json").read_text())
         assert set(headline) == {"metric_version", "sft", "rl", "control", "rl_minus_sft", "rl_minus_control"}
+        # DVCLive: the per-step curve (a row per logged step: the first, then every logging_steps) beside
+        # transformers' one-row end-of-training summary
+        curve = (root / f"dvclive/{task}/train_sft/plots/metrics/loss.tsv").read_text().splitlines()
+        assert curve[0] == "step\tloss" and len(curve) >= 2
         assert (root / f"dvclive/{task}/train_sft/plots/metrics/train/loss.tsv").is_file()
     story = json.loads((root / "metrics/story_qa/eval/sft.json").read_text())
     assert set(story["splits"]) == {"train", "test", "unseen"} and "chance_exact_match" in story["unseen"]
