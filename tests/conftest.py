@@ -115,6 +115,15 @@ def run_script(script: str, *args: str, cwd: Path = REPO, check: bool = True,
     return result
 
 
+
+def generate_data(params: Path, root: Path) -> Path:
+    """generate_stories then build_qa of the params' (first) task into root/stories and root/qa; returns root."""
+    run_script("generate_stories.py", "--params", str(params), "--out_dir", str(root / "stories"),
+               "--metrics", str(root / "stories.json"))
+    run_script("build_qa.py", "--params", str(params), "--raw_dir", str(root / "stories"),
+               "--out_dir", str(root / "qa"), "--metrics", str(root / "qa.json"))
+    return root
+
 def run_stage_here(script: str, *args: str) -> None:
     """A stage script run inside this test process, for tests that chain many stages: the ~8 s of importing
     torch / transformers / TRL is paid once per test worker instead of once per stage. Run from the repo root like

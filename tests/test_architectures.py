@@ -11,7 +11,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import (AutoModelForCausalLM, Gemma3TextConfig, GPT2Config, LlamaConfig, PreTrainedTokenizerFast,
                           Qwen3Config)
 
-from conftest import run_script, run_stage_here, tiny_params
+from conftest import generate_data, run_script, run_stage_here, tiny_params
 from storylab.config import load_params
 from storylab.io import read_recipe
 from storylab.modeling import load_pretrained, merge_lora
@@ -77,11 +77,7 @@ def data_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
     params = root / "params.yaml"
     params.write_text(yaml.safe_dump(tiny_params(only=("story_qa",))))
-    run_script("generate_stories.py", "--params", str(params), "--out_dir", str(root / "stories"),
-               "--metrics", str(root / "stories.json"))
-    run_script("build_qa.py", "--params", str(params), "--raw_dir", str(root / "stories"),
-               "--out_dir", str(root / "qa"), "--metrics", str(root / "qa.json"))
-    return root
+    return generate_data(params, root)
 
 
 @pytest.fixture(scope="module")

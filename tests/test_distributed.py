@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, run_script, tiny_params
+from conftest import REPO, generate_data, tiny_params
 
 ACCELERATE = str(Path(sys.executable).with_name("accelerate"))
 
@@ -41,10 +41,7 @@ def test_two_cpu_processes_give_the_losses_of_one_at_the_same_global_batch(tmp_p
     single.write_text(yaml.safe_dump(params))
     params["train_sft"]["per_device_train_batch_size"] = 4  # 4 x 2 accumulation x 2 processes = 8 x 2 x 1
     double.write_text(yaml.safe_dump(params))
-    run_script("generate_stories.py", "--params", str(single), "--out_dir", str(tmp_path / "raw"),
-               "--metrics", str(tmp_path / "raw.json"))
-    run_script("build_qa.py", "--params", str(single), "--raw_dir", str(tmp_path / "raw"),
-               "--out_dir", str(tmp_path / "qa"), "--metrics", str(tmp_path / "qa.json"))
+    generate_data(single, tmp_path)
 
     runs = {}
     for name, config, params_file in (("one", "single", single), ("two", "ddp_cpu", double)):

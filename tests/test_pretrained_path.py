@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from conftest import run_script, run_stage_here, tiny_params
+from conftest import generate_data, run_stage_here, tiny_params
 from storylab.config import load_params
 from storylab.modeling import build_tiny_model, load_pretrained, train_tiny_tokenizer
 from storylab.prompts import format_prompt
@@ -17,11 +17,7 @@ def data_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
     params = root / "params.yaml"
     params.write_text(yaml.safe_dump(tiny_params()))
-    run_script("generate_stories.py", "--params", str(params), "--out_dir", str(root / "stories"),
-               "--metrics", str(root / "stories.json"))
-    run_script("build_qa.py", "--params", str(params), "--raw_dir", str(root / "stories"),
-               "--out_dir", str(root / "qa"), "--metrics", str(root / "qa.json"))
-    return root
+    return generate_data(params, root)
 
 
 @pytest.fixture(scope="module")
