@@ -82,7 +82,8 @@ def main() -> str:
     parser.add_argument("--pred_dir", required=True, help="holds <model>/<held-out split>.jsonl for each model")
     parser.add_argument("--out_dir", required=True)
     parser.add_argument("--paired", nargs="*", default=[], metavar="AFTER:BEFORE",
-                        help="paired bootstrap of the held-out check, AFTER minus BEFORE, for each pair")
+                        help="paired bootstrap of the held-out check, AFTER minus BEFORE, for each pair of evaluated "
+                             "models (a pair naming a model that was not evaluated is skipped)")
     parser.add_argument("--headline", help="write the task's headline metrics (a dozen numbers) here")
     parser.add_argument("--seeds", help="the task's seeds.csv from `make seeds` (a header alone: not run yet)")
     args = parser.parse_args()
@@ -90,9 +91,11 @@ def main() -> str:
     evals = read_evals(args.metrics, task)
     names = [result["model"] for result in evals]
     pairs = [pair.split(":") for pair in args.paired]
-    if any(len(pair) != 2 or not set(pair) <= set(names) for pair in pairs):
+    if any(len(pair) != 2 or not all(pair) for pair in pairs):
         raise StorylabError(f"--paired {' '.join(args.paired)}: expected AFTER:BEFORE pairs of evaluated models "
                             f"({', '.join(names)})")
+    # A task that trains SFT only (no rl / control entry in params.yaml's pipeline) has no pair to compare.
+    pairs = [pair for pair in pairs if set(pair) <= set(names)]
     split = task.heldout_split
     predictions = {name: {r["id"]: r for r in read_jsonl(Path(args.pred_dir, name, f"{split}.jsonl"),
                                                           required=("id", "question", "gold", "prediction"))}

@@ -2,10 +2,10 @@
 
 Importing it pins the CPU math libraries before torch loads, so a run reproduces bit for bit on any x86-64 CPU with
 AVX2: MKL, oneDNN and ATen otherwise pick their kernels by the CPU's instruction set (AVX-512 where there is one),
-and MKL its code path by memory alignment (hence STRICT: with AVX2 alone an AMX machine gave another first loss, in
-the 7th digit, and other weights), so two machines of "the same kind" can train different weights. They also get a
-fixed thread count (STORYLAB_THREADS, default 2): results are identical for the same library versions and thread
-count. A variable already set in the environment wins.
+and MKL its code path by memory alignment (hence STRICT), so two machines of "the same kind" can train different
+weights. They also get a fixed thread count (STORYLAB_THREADS, default 2). Runs on one machine are identical; across
+CPU generations this narrows, not closes, the gap (docs/experiments.md, 2026-11-29). A variable already set in the
+environment wins.
 
 Where stderr is not a terminal (dvc repro in a log, CI), the libraries' progress bars are off: training prints one
 line per logging step instead (storylab.training.ProgressLines).

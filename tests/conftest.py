@@ -51,6 +51,9 @@ TINY_TASKS = {
                               "max_context_words": 40},  # the tiny tokenizer spends ~3 tokens a word
                  "train_sft": {"max_steps": 3, "select_every": 0, "max_length": 256}},
 }
+# The smoke run trains tag_story's GRPO and control too (params.yaml trains its SFT model only).
+TINY_PIPELINE = {"train_rl": {f"tag_story-{run}": {"task": "tag_story", "run": run} for run in ("rl", "control")},
+                 "eval_accuracy_plus": {f"tag_story-{m}": {"task": "tag_story", "model": m} for m in ("rl", "control")}}
 # A few recipes of the variants pipeline, replacing the full list: untuned base, SFT, SFT then GRPO, two formats.
 TINY_VARIANTS = {
     "scale": {"story_qa": {"generate_stories": {"num_entities": 12, "num_unseen_entities": 4},
@@ -87,9 +90,12 @@ def merge(base: dict, overrides: dict) -> dict:
 
 def tiny_params(only: tuple[str, ...] | None = None, **section_overrides) -> dict:
     """The committed params.yaml scaled down (every task unless `only` names some), with overrides merged in."""
-    params = merge(yaml.safe_load((REPO / "params.yaml").read_text()), {**TINY_SHARED, "tasks": TINY_TASKS})
+    params = merge(yaml.safe_load((REPO / "params.yaml").read_text()),
+                   {**TINY_SHARED, "tasks": TINY_TASKS, "pipeline": TINY_PIPELINE})
     if only is not None:
         params["tasks"] = {name: params["tasks"][name] for name in only}
+        params["pipeline"] = {kind: {key: entry for key, entry in entries.items() if entry["task"] in only}
+                              for kind, entries in params["pipeline"].items()}
     params["variants"] = TINY_VARIANTS
     return merge(params, section_overrides)
 

@@ -104,6 +104,14 @@ CASES = [
      "train_rl.grpo.rewards (task word_math): unknown reward 'f1'; allowed: correct"),
     ("params-variant-reference", lambda t, m: validate(params_with(t, set_key("variants.rl.sftrl.start", "nothing"))),
      "variants: rl.sftrl.start: 'nothing' is not an sft variant"),
+    ("params-pipeline-missing-run", lambda t, m: validate(params_with(t, set_key("tasks.instruct.train_rl.method", "grpo"))),
+     "pipeline.train_rl: tasks.instruct.train_rl.method is grpo but instruct-rl is missing; add instruct-rl: "
+     "{task: instruct, run: rl} and its eval_accuracy_plus entry"),
+    ("params-pipeline-unevaluated", lambda t, m: validate(params_with(t, lambda p: p["pipeline"]["eval_accuracy_plus"].pop("word_math-control"))),
+     "pipeline.eval_accuracy_plus: word_math-control is missing; add word_math-control: {task: word_math, model: control}"),
+    ("params-pipeline-key", lambda t, m: validate(params_with(t, lambda p: p["pipeline"]["train_rl"].update(
+        rl=p["pipeline"]["train_rl"].pop("story_qa-rl")))),
+     "pipeline.train_rl.rl: name it story_qa-rl (the stage name)"),
     ("params-yaml-syntax", lambda t, m: validate(jsonl(t / "params.yaml", ["model: {name_or_path: tiny"]) ),
      "params.yaml:2: not valid YAML"),
     ("params-not-utf8", lambda t, m: validate((t / "params.yaml").write_bytes(b"model: \xff\n") and t / "params.yaml"),

@@ -79,7 +79,7 @@ def test_the_validation_stage_reads_every_param_and_declares_what_it_imports():
 
 def test_both_pipelines_are_read():
     for task in registered():
-        assert f"train_sft@{task}" in STAGES and f"eval_accuracy_plus@{task}-control" in STAGES
+        assert f"train_sft@{task}" in STAGES and f"eval_accuracy_plus@{task}-sft" in STAGES
     assert "variants/dvc.yaml:train_sft@sft-overfit" in STAGES
     assert "variants/dvc.yaml:eval_accuracy_plus@math-plain-sftrl-chat-eval" in STAGES
 

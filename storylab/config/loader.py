@@ -17,10 +17,10 @@ from types import SimpleNamespace
 import yaml
 from pydantic import ValidationError
 
-from storylab.config.schema import SHARED_SECTIONS, LaunchParams, Section
+from storylab.config.schema import SHARED_SECTIONS, LaunchParams, PipelineParams, Section
 from storylab.errors import StorylabError
 
-TOP_LEVEL = ("launch", *SHARED_SECTIONS, "tasks", "variants")
+TOP_LEVEL = ("launch", *SHARED_SECTIONS, "tasks", "pipeline", "variants")
 REPO_ROOT = Path(__file__).resolve().parents[2]  # the checkout this package runs from (dvc.yaml paths start there)
 ACCELERATE_CONFIGS = Path("configs/accelerate")
 
@@ -171,12 +171,46 @@ def validate_data(data: dict, source: str) -> None:
         raise StorylabError(f"{source}: launch.config: {config} not found; one of: {known}")
     if not isinstance(data.get("tasks"), dict) or not data["tasks"]:
         raise StorylabError(f"{source}: tasks: missing or empty; list at least one task (see params.yaml)")
-    for task in data["tasks"]:
-        task_sections(data, task, source)
+    sections = {task: task_sections(data, task, source) for task in data["tasks"]}
+    if "pipeline" not in data:
+        raise StorylabError(f"{source}: section 'pipeline' missing; add it (see params.yaml)")
+    check_pipeline(_validate(PipelineParams, data["pipeline"], source, ("pipeline",)), sections, source)
     if "variants" in data:
         from storylab.config.variants import validate_variants
 
         validate_variants(data, source)
+
+
+def check_pipeline(pipeline: PipelineParams, sections: dict[str, dict], source: str) -> None:
+    """The per-model stages agree with the tasks: keys <task>-<run>, every task's SFT model evaluated, an rl run
+    wherever train_rl.method trains one and a control wherever control_steps > 0 (an entry with nothing to train
+    copies the SFT model, as the ablation's method none does), and each run evaluated."""
+    runs = {(entry.task, entry.run) for entry in pipeline.train_rl.values()}
+    evals = {(entry.task, entry.model) for entry in pipeline.eval_accuracy_plus.values()}
+    for kind, entries, field in (("train_rl", pipeline.train_rl, "run"),
+                                 ("eval_accuracy_plus", pipeline.eval_accuracy_plus, "model")):
+        for key, entry in entries.items():
+            where = f"{source}: pipeline.{kind}.{key}"
+            if entry.task not in sections:
+                raise StorylabError(f"{where}: task {entry.task!r} is not in tasks ({', '.join(sections)}); drop it")
+            if key != f"{entry.task}-{getattr(entry, field)}":
+                raise StorylabError(f"{where}: name it {entry.task}-{getattr(entry, field)} (the stage name)")
+    for task, section in sections.items():
+        rl = section["train_rl"]
+        for run, why in (("rl", rl.method != "none" and f"tasks.{task}.train_rl.method is {rl.method}"),
+                         ("control", rl.control_steps and f"tasks.{task}.train_rl.control_steps is {rl.control_steps}")):
+            if why and (task, run) not in runs:
+                raise StorylabError(f"{source}: pipeline.train_rl: {why} but {task}-{run} is missing; add "
+                                    f"{task}-{run}: {{task: {task}, run: {run}}} and its eval_accuracy_plus entry")
+        for model in ("sft", *(run for _, run in sorted(runs) if _ == task)):
+            if (task, model) not in evals:
+                raise StorylabError(f"{source}: pipeline.eval_accuracy_plus: {task}-{model} is missing; add "
+                                    f"{task}-{model}: {{task: {task}, model: {model}}}")
+    orphan = sorted(key for key, entry in pipeline.eval_accuracy_plus.items()
+                    if entry.model != "sft" and (entry.task, entry.model) not in runs)
+    if orphan:
+        raise StorylabError(f"{source}: pipeline.eval_accuracy_plus.{orphan[0]}: no train_rl entry makes that model; "
+                            "drop it or add the run")
 
 
 @lru_cache(maxsize=8)

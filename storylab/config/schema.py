@@ -149,6 +149,23 @@ class LaunchParams(Section):
     config: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
 
 
+class RunEntry(Section):
+    task: str
+    run: Literal["rl", "control"]
+
+
+class EvalEntry(Section):
+    task: str
+    model: Literal["sft", "rl", "control"]
+
+
+class PipelineParams(Section):
+    """The per-model stages of dvc.yaml (its foreach reads these keys): what each task trains beside SFT and what is
+    evaluated. No script reads it; storylab/config checks it against the tasks (loader.check_pipeline)."""
+    train_rl: dict[str, RunEntry]
+    eval_accuracy_plus: dict[str, EvalEntry]
+
+
 # The sections every task has: top-level defaults, overridden per task.
 SHARED_SECTIONS: dict[str, type[Section]] = {
     "model": ModelParams,
