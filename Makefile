@@ -11,18 +11,24 @@ export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help venv all repro params test test-quick smoke bench variants seeds sweep ablation preset clean
+.PHONY: help venv lock all repro params test test-quick smoke bench variants seeds sweep ablation preset clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements.lock
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-venv: $(STAMP) ## create .venv and install the pinned requirements
+venv: $(STAMP) ## create .venv and install every package at its pinned version (requirements.lock)
+
+lock: ## re-pin requirements.lock from requirements.txt (after changing a pin there), in a temporary venv
+	rm -rf .lockvenv && python3 -m venv .lockvenv
+	.lockvenv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	{ sed -n '1,2p' requirements.lock; .lockvenv/bin/python -m pip freeze --all --disable-pip-version-check | grep -v '^pip=='; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lockvenv
 
 params: $(STAMP) ## validate params.yaml (every section) without running anything
 	$(PY) -m storylab.config params.yaml
