@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from conftest import tiny_params
 from pipeline import DVC, repo_copy, run, set_param, sh, stages_run
 
 pytestmark = pytest.mark.slow
@@ -25,9 +26,10 @@ def repo(tmp_path_factory):
 TASKS = ("story_qa", "word_math", "spec_story", "tag_story", "instruct")
 STAGES = {f"{stage}@{task}" for task in TASKS for stage in ("generate_stories", "build_qa", "train_sft", "report")}
 STAGES |= {"validate_params", "open_book"}
-# Models per task (params.yaml's pipeline section; the tiny params add tag_story's GRPO and control): instruct is
-# SFT only, so no stage trains or re-scores a copy of its SFT model.
-MODELS = {task: ("sft",) if task == "instruct" else ("sft", "rl", "control") for task in TASKS}
+# Models per task, from the pipeline section of the tiny params (they add tag_story's GRPO and control): instruct
+# is SFT only, so no stage trains or re-scores a copy of its SFT model.
+MODELS = {task: tuple(entry["model"] for entry in tiny_params()["pipeline"]["eval_accuracy_plus"].values()
+                      if entry["task"] == task) for task in TASKS}
 STAGES |= {f"train_rl@{task}-{run}" for task in TASKS for run in MODELS[task] if run != "sft"}
 STAGES |= {f"eval_accuracy_plus@{task}-{model}" for task in TASKS for model in MODELS[task]}
 
