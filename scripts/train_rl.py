@@ -9,7 +9,9 @@ the functions evaluation scores with), dpo (TRL DPOTrainer on build_qa's prefere
 model; the held-out pairs give preference accuracy and reward margins), none (the SFT model unchanged).
 --run control continues the SFT run itself from the SFT model's trainer checkpoint (same optimizer state, schedule
 and data stream) for train_rl.control_steps steps (the compute of the RL run, measured once): the control RL has to
-beat. Every run checkpoints every train_rl.checkpoint_every steps and resumes after a kill (storylab.training). The metrics JSON says what the run saw (GRPO: reward and zero-variance
+beat. --run base saves the model SFT started from (the from-scratch model's initial weights, seeded by
+train_sft.seed, with the SFT model's tokenizer; or the pretrained model): the untuned baseline of the report.
+Every run checkpoints every train_rl.checkpoint_every steps and resumes after a kill (storylab.training). The metrics JSON says what the run saw (GRPO: reward and zero-variance
 groups over the steps; DPO: held-out preferences); the saved model's recipe carries it too.
 """
 from __future__ import annotations
@@ -20,11 +22,12 @@ import shutil
 from pathlib import Path
 
 from datasets import Dataset
+from transformers import AutoTokenizer
 
 from storylab.cli import stage_parser, stage_params
 from storylab.errors import StorylabError, run
 from storylab.io import read_json, read_recipe, write_json
-from storylab.modeling import load_pretrained
+from storylab.modeling import build_tiny_model, load_pretrained
 from storylab.prompts import format_completion, format_prompt, prompts_for
 from storylab.training import (CHECKPOINT_FILES, TRAINER_CHECKPOINT, StorylabSFTTrainer, checkpoint_settings,
                                callbacks, finish_checkpoints, process_state, resume_point,
@@ -40,6 +43,22 @@ def keep_sft(task, params, args):
         shutil.copytree(args.sft_dir, args.out_dir)
         with Live(args.live_dir, save_dvc_exp=False, dvcyaml=None) as live:
             live.summary["method"] = "none"
+    return None, None, {}
+
+
+def save_start(task, params, args):
+    """The base model, saved, so evaluation scores it like any other: what train_sft started from."""
+    if params.model.name_or_path == "tiny":
+        tokenizer = AutoTokenizer.from_pretrained(args.sft_dir)
+        model = build_tiny_model(params.model, tokenizer, params.train_sft.seed)
+    else:
+        model, tokenizer = load_pretrained(params.model.name_or_path, params.model)
+    save_model(model, tokenizer, args.out_dir, recipe=[])
+    if process_state().is_main_process:
+        from dvclive import Live
+
+        with Live(args.live_dir, save_dvc_exp=False, dvcyaml=None) as live:
+            live.summary["method"] = "base"
     return None, None, {}
 
 
@@ -145,13 +164,15 @@ def continue_sft(task, params, args):
 
 
 METHODS = {"none": keep_sft, "grpo": train_grpo, "dpo": train_dpo}
-RUNS = {"rl": lambda params: METHODS[params.train_rl.method], "control": lambda params: continue_sft}
+RUNS = {"base": lambda params: save_start, "rl": lambda params: METHODS[params.train_rl.method],
+        "control": lambda params: continue_sft}
 
 
 def main() -> str:
     parser = stage_parser(__doc__)
     parser.add_argument("--run", choices=RUNS, default="rl",
-                        help="rl: train_rl.method from the SFT model; control: SFT continued for control_steps")
+                        help="rl: train_rl.method from the SFT model; control: SFT continued for control_steps; "
+                             "base: the model SFT started from, untrained")
     parser.add_argument("--sft_dir", required=True)
     parser.add_argument("--data_dir", required=True, help="what build_qa wrote")
     parser.add_argument("--out_dir", required=True)
@@ -162,7 +183,7 @@ def main() -> str:
 
     method = RUNS[args.run](params)
     trainer, tokenizer, summary = method(task, params, args)
-    name = "none" if trainer is None else "sft-continued" if method is continue_sft else params.train_rl.method
+    name = "base" if method is save_start else "none" if trainer is None else "sft-continued" if method is continue_sft else params.train_rl.method
     if trainer is not None:  # the recipe carries the summary, so the report needs only the eval metrics
         steps = trainer.state.global_step - summary.get("continued_from_step", 0)
         stage = {"stage": name, "steps": steps, "train_format": params.model.prompt_format,

@@ -39,7 +39,7 @@ TINY_TASKS = {
                   "eval": {"max_new_tokens": 12, "max_per_split": 16, "num_samples": 2}},
     "spec_story": {"generate_stories": {"num_specs": 40}, "build_qa": {"validation_specs": 6, "test_specs": 8},
                    "train_sft": {"max_steps": 4, "select_every": 2},
-                   "train_rl": {"max_steps": 2, "per_device_train_batch_size": 4, "control_steps": 2},
+                   "train_rl": {"max_steps": 2, "per_device_train_batch_size": 4},
                    "eval": {"max_new_tokens": 12, "max_per_split": 8, "num_samples": 1}},
     "tag_story": {"generate_stories": {"num_sets": 40}, "build_qa": {"validation_sets": 6, "test_sets": 8},
                   "train_sft": {"max_steps": 4, "select_every": 2},  # GRPO on tag coverage (the default is none)

@@ -4,6 +4,8 @@ import json
 import sys
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from conftest import tiny_params
 from pipeline import DVC, repo_copy, run, set_param, sh, stages_run
@@ -47,8 +49,8 @@ def test_full_dag_runs_every_task_offline_and_writes_versioned_metrics(repo):
                      "eval_template_scatter.png", "summary.md"):
             assert (root / f"metrics/{task}/report/{name}").stat().st_size > 0
         headline = json.loads((root / f"metrics/{task}/headline.json").read_text())
-        assert set(headline) == ({"metric_version", "sft", "rl", "control", "rl_minus_sft", "rl_minus_control"}
-                                 if "rl" in MODELS[task] else {"metric_version", "sft"})
+        pairs = {f"rl_minus_{other}" for other in ("sft", "control") if {"rl", other} <= set(MODELS[task])}
+        assert set(headline) == {"metric_version", *MODELS[task], *pairs}
         # DVCLive: the per-step curve (a row per logged step: the first, then every logging_steps) beside
         # transformers' one-row end-of-training summary
         curve = (root / f"dvclive/{task}/train_sft/plots/metrics/loss.tsv").read_text().splitlines()
@@ -72,6 +74,14 @@ def test_full_dag_runs_every_task_offline_and_writes_versioned_metrics(repo):
     story_summary = (root / "metrics/spec_story/report/summary.md").read_text()
     assert "## Constraints on held-out specs" in story_summary and "## Sample stories" in story_summary
     assert "easy pairs: accuracy" in story_summary and "rl minus sft, style" in story_summary
+    # The base model is the one SFT started from: the weights train_sft saves when told to train no step
+    base = json.loads((root / "metrics/spec_story/eval/base.json").read_text())
+    assert base["recipe"] == [] and any([cell.strip() for cell in line.split("|")[1:3]] == ["base", "untuned"]
+                                        for line in story_summary.splitlines())
+    sh(sys.executable, "scripts/train_sft.py", "--task", "spec_story", "--data_dir", "data/spec_story/qa",
+       "--out_dir", "start", "--live_dir", "start_live", "--set", "train_sft.max_steps=0", cwd=root)
+    start, saved = (load_file(root / path / "model.safetensors") for path in ("start", "models/spec_story/base"))
+    assert start.keys() == saved.keys() and all(torch.equal(start[name], saved[name]) for name in start)
     tags = json.loads((root / "metrics/tag_story/eval/rl.json").read_text())
     assert {"coverage", "traits", "tone", "stopped", "sampled_correct"} <= set(tags["test"]["all"])
     assert {"reference_ppl", "overlap"} <= set(tags["test"])

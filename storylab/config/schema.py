@@ -151,12 +151,12 @@ class LaunchParams(Section):
 
 class RunEntry(Section):
     task: str
-    run: Literal["rl", "control"]
+    run: Literal["base", "rl", "control"]
 
 
 class EvalEntry(Section):
     task: str
-    model: Literal["sft", "rl", "control"]
+    model: Literal["base", "sft", "rl", "control"]
 
 
 class PipelineParams(Section):
