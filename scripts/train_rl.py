@@ -34,15 +34,21 @@ from storylab.training import (CHECKPOINT_FILES, TRAINER_CHECKPOINT, StorylabSFT
                                run_fingerprint, save_model, sft_config, sft_phases, trainer_defaults, with_progress)
 
 
-def keep_sft(task, params, args):
-    """The SFT model, copied, so downstream stages always find a model; the curves dir records why."""
+def record_untrained(live_dir: str, method: str) -> None:
+    """The curves dir of a run that trains nothing, saying why (on the main process)."""
     from dvclive import Live
 
     if process_state().is_main_process:
+        with Live(live_dir, save_dvc_exp=False, dvcyaml=None) as live:
+            live.summary["method"] = method
+
+
+def keep_sft(task, params, args):
+    """The SFT model, copied, so downstream stages always find a model."""
+    if process_state().is_main_process:
         shutil.rmtree(args.out_dir, ignore_errors=True)
         shutil.copytree(args.sft_dir, args.out_dir)
-        with Live(args.live_dir, save_dvc_exp=False, dvcyaml=None) as live:
-            live.summary["method"] = "none"
+    record_untrained(args.live_dir, "none")
     return None, None, {}
 
 
@@ -54,11 +60,7 @@ def save_start(task, params, args):
     else:
         model, tokenizer = load_pretrained(params.model.name_or_path, params.model)
     save_model(model, tokenizer, args.out_dir, recipe=[])
-    if process_state().is_main_process:
-        from dvclive import Live
-
-        with Live(args.live_dir, save_dvc_exp=False, dvcyaml=None) as live:
-            live.summary["method"] = "base"
+    record_untrained(args.live_dir, "base")
     return None, None, {}
 
 
@@ -183,7 +185,10 @@ def main() -> str:
 
     method = RUNS[args.run](params)
     trainer, tokenizer, summary = method(task, params, args)
-    name = "base" if method is save_start else "none" if trainer is None else "sft-continued" if method is continue_sft else params.train_rl.method
+    if trainer is None:
+        name = "base" if method is save_start else "none"
+    else:
+        name = "sft-continued" if method is continue_sft else params.train_rl.method
     if trainer is not None:  # the recipe carries the summary, so the report needs only the eval metrics
         steps = trainer.state.global_step - summary.get("continued_from_step", 0)
         stage = {"stage": name, "steps": steps, "train_format": params.model.prompt_format,
