@@ -10,6 +10,10 @@ export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export DVC_NO_ANALYTICS := 1
+# The venv is installed without byte-compiling (--no-compile: ~50 s less, most of torch / transformers is never
+# imported); the modules a stage does import are compiled on first use and cached in .venv, so bytecode writing
+# stays on even where the shell turns it off (without it every stage would recompile its imports, ~10 s each).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help venv lock all repro params test test-quick smoke bench variants seeds sweep ablation preset clean
 
@@ -18,8 +22,8 @@ help: ## list the targets
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements.lock
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-compile -r requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-compile --no-build-isolation -e .
 	touch $@
 
 venv: $(STAMP) ## create .venv and install every package at its pinned version (requirements.lock)
