@@ -129,3 +129,13 @@ def test_every_declared_path_comes_through_cmd(name):
         if path.startswith(("scripts/", "storylab/")):
             continue
         assert path in args or path.rsplit("/", 1)[0] in args, f"{name}: {path} is not passed through cmd"
+
+
+def test_bytecode_in_a_directory_dep_is_ignored():
+    """make lets Python write __pycache__ beside the package code (compiled on first import); if DVC hashed it, a
+    fresh clone (no bytecode yet) would see every directory dep changed and rerun every stage."""
+    directories = {dep for stage in STAGES.values() for dep in stage["deps"] if (REPO / dep).is_dir()}
+    assert "storylab/config" in directories
+    with Repo(str(REPO)) as repo:
+        kept = [d for d in sorted(directories) if not repo.dvcignore.is_ignored_dir(str(REPO / d / "__pycache__"))]
+    assert not kept, f".dvcignore must ignore __pycache__ in {kept}"
