@@ -168,6 +168,7 @@ def continue_sft(task, params, args):
 METHODS = {"none": keep_sft, "grpo": train_grpo, "dpo": train_dpo}
 RUNS = {"base": lambda params: save_start, "rl": lambda params: METHODS[params.train_rl.method],
         "control": lambda params: continue_sft}
+RUN_NAMES = {save_start: "base", keep_sft: "none", continue_sft: "sft-continued"}  # else train_rl.method
 
 
 def main() -> str:
@@ -185,10 +186,7 @@ def main() -> str:
 
     method = RUNS[args.run](params)
     trainer, tokenizer, summary = method(task, params, args)
-    if trainer is None:
-        name = "base" if method is save_start else "none"
-    else:
-        name = "sft-continued" if method is continue_sft else params.train_rl.method
+    name = RUN_NAMES.get(method, params.train_rl.method)
     if trainer is not None:  # the recipe carries the summary, so the report needs only the eval metrics
         steps = trainer.state.global_step - summary.get("continued_from_step", 0)
         stage = {"stage": name, "steps": steps, "train_format": params.model.prompt_format,
