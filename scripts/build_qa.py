@@ -10,7 +10,7 @@ import storylab  # noqa: F401  first: pins the CPU math libraries and the progre
 
 from storylab.cli import stage_parser, stage_params
 from storylab.errors import run
-from storylab.io import write_files, write_json
+from storylab.io import check_outputs, write_files, write_json
 
 
 def main() -> str:
@@ -20,6 +20,7 @@ def main() -> str:
     parser.add_argument("--metrics", required=True, help="counts per split (JSON)")
     args = parser.parse_args()
     task, params = stage_params(args, "build_qa")
+    check_outputs(dirs=[args.out_dir], files=[args.metrics])
 
     files, stats = task.build(params.build_qa, args.raw_dir)
     write_files(args.out_dir, files)

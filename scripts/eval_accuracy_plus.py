@@ -19,7 +19,7 @@ from pathlib import Path
 
 from storylab.cli import stage_parser, stage_params
 from storylab.errors import StorylabError, run
-from storylab.io import read_jsonl, read_recipe, write_json, write_jsonl
+from storylab.io import check_outputs, read_jsonl, read_recipe, write_json, write_jsonl
 from storylab.metrics.stats import mean_ci, pass_at_k
 
 
@@ -53,7 +53,7 @@ def sampled_metrics(task, records: list[dict], samples: list[list[dict]], resamp
 
 
 def evaluate(task, params, model_dir: str, data_dir: str, pred_dir: str) -> dict:
-    from storylab.generation import completion_logprobs, generate_completions
+    from storylab.generation import check_fits, completion_logprobs, generate_completions
     from storylab.modeling import load_pretrained
     from storylab.prompts import format_completion, prompts_for
 
@@ -65,10 +65,13 @@ def evaluate(task, params, model_dir: str, data_dir: str, pred_dir: str) -> dict
         texts = [format_completion(c, params.model.prompt_format) for c in completions]
         return completion_logprobs(model, tokenizer, prompts, texts, max(1, ev.batch_size // 4))
 
+    splits = {split: task.load(split, data_dir)[:ev.max_per_split or None] for split in task.splits}
+    prompts_of = {split: prompts_for(tokenizer, records, params.model) for split, records in splits.items()}
+    check_fits(model, tokenizer, [p for prompts in prompts_of.values() for p in prompts], ev.max_new_tokens,
+               "eval.max_new_tokens")
     result = {"splits": list(task.splits)}
-    for split in task.splits:
-        records = task.load(split, data_dir)[:ev.max_per_split or None]
-        prompts = prompts_for(tokenizer, records, params.model)
+    for split, records in splits.items():
+        prompts = prompts_of[split]
         predictions = prediction_records(records, generate_completions(model, tokenizer, prompts, ev.batch_size,
                                                                        ev.max_new_tokens))
         write_jsonl(Path(pred_dir, f"{split}.jsonl"), predictions)
@@ -89,7 +92,9 @@ def pipeline(args, task, params) -> str:
     name = args.name or Path(args.model_dir).name
     data_dir = args.data_dir or f"data/{task.name}/qa"
     out = args.out or f"metrics/{task.name}/eval/{name}.json"
-    scores = evaluate(task, params, args.model_dir, data_dir, args.pred_dir or f"data/{task.name}/predictions/{name}")
+    pred_dir = args.pred_dir or f"data/{task.name}/predictions/{name}"
+    check_outputs(dirs=[pred_dir], files=[out])
+    scores = evaluate(task, params, args.model_dir, data_dir, pred_dir)
     # Self-describing: how the model was trained (its recipe) and how it was asked (the eval format).
     write_json(out, {"metric_version": task.metric_version, "task": task.name, "model": name,
                      "model_dir": args.model_dir, "eval_format": params.model.prompt_format,
@@ -99,6 +104,7 @@ def pipeline(args, task, params) -> str:
 
 
 def standalone(args, task, params) -> str:
+    check_outputs(files=[args.out] if args.out else [])
     records = read_jsonl(args.pred_file, required=("gold", "prediction") if task.gold_required else ("prediction",))
     if not records:
         raise StorylabError(f"{args.pred_file}: no records to score")

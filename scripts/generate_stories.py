@@ -11,7 +11,7 @@ import storylab  # noqa: F401  first: pins the CPU math libraries and the progre
 
 from storylab.cli import stage_parser, stage_params
 from storylab.errors import run
-from storylab.io import write_files, write_json
+from storylab.io import check_outputs, write_files, write_json
 from storylab.rewrite import rewrite_stories
 
 
@@ -22,6 +22,7 @@ def main() -> str:
     parser.add_argument("--metrics", required=True, help="counts of what was generated (JSON)")
     args = parser.parse_args()
     task, params = stage_params(args, "generate_stories")
+    check_outputs(dirs=[args.out_dir], files=[args.metrics])
 
     files, stats = task.generate(params.generate_stories, args.external_dir)
     rewrite = getattr(params.generate_stories, "rewrite", None)  # the story tasks' optional LLM retelling

@@ -61,17 +61,29 @@ def main() -> str:
     args = parser.parse_args()
     if args.temperature < 0 or not 0 < args.top_p <= 1:
         raise StorylabError("play.py: --temperature must be >= 0 and --top_p in (0, 1]")
+    if args.max_new_tokens is not None and not 1 <= args.max_new_tokens <= 131_072:
+        raise StorylabError(f"play.py: --max_new_tokens {args.max_new_tokens}: give a count of at least 1 (default: "
+                            "the task's eval.max_new_tokens)")
+    if not Path(args.model_dir).exists():
+        made_by = {"sft": f"train_sft@{args.task}", "base": f"train_rl@{args.task}-base"}
+        run_name = Path(args.model_dir).name
+        target = made_by.get(run_name, f"train_rl@{args.task}-{run_name}")
+        hint = (f"train it first: dvc repro {target} (or make demo for a tiny one in seconds)"
+                if Path(args.model_dir).parts[:1] == ("models",) else "fix the path")
+        raise StorylabError(f"play.py: --model_dir {args.model_dir}: no such model dir; {hint}")
     task, params = stage_params(args, "model", "eval")
     record = prompt_record(task, args)
 
-    from storylab.generation import generate_completions
+    from storylab.generation import check_fits, generate_completions
     from storylab.metrics.writing import cut_repeated_tail
     from storylab.modeling import load_pretrained
     from storylab.prompts import prompts_for
 
     model, tokenizer = load_pretrained(args.model_dir, params.model)
     prompt = prompts_for(tokenizer, [record], params.model)
-    completion = generate_completions(model, tokenizer, prompt, 1, args.max_new_tokens or params.eval.max_new_tokens,
+    new_tokens = args.max_new_tokens or params.eval.max_new_tokens
+    check_fits(model, tokenizer, prompt, new_tokens, "--max_new_tokens")
+    completion = generate_completions(model, tokenizer, prompt, 1, new_tokens,
                                       num_samples=1 if args.temperature > 0 else 0,
                                       temperature=args.temperature or 1.0, seed=args.seed, top_p=args.top_p)[0][0]
     text = cut_repeated_tail(completion["text"])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from storylab.cli import stage_parser, stage_params
 from storylab.errors import StorylabError, run
-from storylab.io import read_json, read_jsonl, write_json
+from storylab.io import check_outputs, read_json, read_jsonl, write_json
 from storylab.reporting import (FIELDS, comparison_frame, error_analysis, headline_table, heldout, paired_difference,
                                 recipe_columns, recipe_order, rl_lines)
 from storylab.reporting.plots import write_plots
@@ -88,6 +88,7 @@ def main() -> str:
     parser.add_argument("--seeds", help="the task's seeds.csv from `make seeds` (a header alone: not run yet)")
     args = parser.parse_args()
     task, params = stage_params(args, "eval", "report")
+    check_outputs(dirs=[args.out_dir], files=[args.headline] if args.headline else [])
     evals = read_evals(args.metrics, task)
     names = [result["model"] for result in evals]
     pairs = [pair.split(":") for pair in args.paired]
@@ -123,7 +124,7 @@ def main() -> str:
     if lines:
         sections += ["## Reinforcement learning, preference optimisation and the control", "\n".join(lines)
                      + "\n\nCurves: `dvc plots show`."]
-    seeds = seeds_lines(args.seeds, task) if args.seeds else []
+    seeds = seeds_lines(args.seeds, task) if args.seeds and Path(args.seeds).is_file() else []  # none: not run yet
     if seeds:
         sections += ["## Across seeds (`make seeds`: people / problems, split, init and data order redrawn)",
                      "\n".join(seeds)]

@@ -26,10 +26,11 @@ from transformers import AutoTokenizer
 
 from storylab.cli import stage_parser, stage_params
 from storylab.errors import StorylabError, run
-from storylab.io import read_json, read_recipe, write_json
-from storylab.modeling import build_tiny_model, load_pretrained
+from storylab.generation import check_fits
+from storylab.io import check_outputs, read_json, read_recipe, write_json
+from storylab.modeling import initial_model, load_pretrained
 from storylab.prompts import format_completion, format_prompt, prompts_for
-from storylab.training import (CHECKPOINT_FILES, TRAINER_CHECKPOINT, StorylabSFTTrainer, checkpoint_settings,
+from storylab.training import (CHECKPOINT_FILES, TRAINER_CHECKPOINT, StorylabSFTTrainer, checkpoint_dir, checkpoint_settings,
                                callbacks, finish_checkpoints, process_state, resume_point,
                                run_fingerprint, save_model, sft_config, sft_phases, trainer_defaults, with_progress)
 
@@ -53,12 +54,10 @@ def keep_sft(task, params, args):
 
 
 def save_start(task, params, args):
-    """The base model, saved, so evaluation scores it like any other: what train_sft started from."""
-    if params.model.name_or_path == "tiny":
-        tokenizer = AutoTokenizer.from_pretrained(args.sft_dir)
-        model = build_tiny_model(params.model, tokenizer, params.train_sft.seed)
-    else:
-        model, tokenizer = load_pretrained(params.model.name_or_path, params.model)
+    """The base model, saved, so evaluation scores it like any other: what train_sft started from (the tiny model's
+    initial weights with the SFT model's tokenizer, or the pretrained model)."""
+    tokenizer = AutoTokenizer.from_pretrained(args.sft_dir) if params.model.name_or_path == "tiny" else None
+    model, tokenizer = initial_model(params.model, params.train_sft.seed, tokenizer=tokenizer)
     save_model(model, tokenizer, args.out_dir, recipe=[])
     record_untrained(args.live_dir, "base")
     return None, None, {}
@@ -77,6 +76,7 @@ def train_grpo(task, params, args):
                         **{**trainer_defaults(params.model, rl.seed), **checkpoint_settings(args.out_dir, rl.checkpoint_every)})
     # One row per train question: the prompt, and the columns the task's reward reads (the gold answer, ...).
     prompts = prompts_for(tokenizer, records, params.model)
+    check_fits(model, tokenizer, prompts, grpo.max_completion_length, "train_rl.grpo.max_completion_length")
     dataset = Dataset.from_list([{"prompt": p, **task.reward_columns(r)} for p, r in zip(prompts, records)])
     resume = resume_point(args.out_dir, run_fingerprint(params, [args.sft_dir, args.data_dir]))
     trainer = with_progress(GRPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
@@ -165,10 +165,15 @@ def continue_sft(task, params, args):
     return trainer, tokenizer, {"continued_from_step": start_step, "control_steps": params.train_rl.control_steps}
 
 
-METHODS = {"none": keep_sft, "grpo": train_grpo, "dpo": train_dpo}
-RUNS = {"base": lambda params: save_start, "rl": lambda params: METHODS[params.train_rl.method],
-        "control": lambda params: continue_sft}
-RUN_NAMES = {save_start: "base", keep_sft: "none", continue_sft: "sft-continued"}  # else train_rl.method
+# One plain function per method: (task, params, args) -> (trainer or None, tokenizer, summary). Each builds its own
+# TRL config; a run that trains nothing returns no trainer (its output is written already).
+METHODS = {"base": save_start, "none": keep_sft, "grpo": train_grpo, "dpo": train_dpo, "sft-continued": continue_sft}
+RUNS = ("rl", "control", "base")
+
+
+def method_of(run: str, params) -> str:
+    """The METHODS key of a --run: rl trains train_rl.method, control continues SFT, base saves the start."""
+    return params.train_rl.method if run == "rl" else {"control": "sft-continued", "base": "base"}[run]
 
 
 def main() -> str:
@@ -183,10 +188,10 @@ def main() -> str:
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
     task, params = stage_params(args, "model", "train_sft", "train_rl", "score")
+    check_outputs(dirs=[args.out_dir, args.live_dir, str(checkpoint_dir(args.out_dir))], files=[args.metrics])
 
-    method = RUNS[args.run](params)
-    trainer, tokenizer, summary = method(task, params, args)
-    name = RUN_NAMES.get(method, params.train_rl.method)
+    name = method_of(args.run, params)
+    trainer, tokenizer, summary = METHODS[name](task, params, args)
     if trainer is not None:  # the recipe carries the summary, so the report needs only the eval metrics
         steps = trainer.state.global_step - summary.get("continued_from_step", 0)
         stage = {"stage": name, "steps": steps, "train_format": params.model.prompt_format,

@@ -21,10 +21,12 @@ from dvclive import Live
 
 from storylab.cli import stage_parser, stage_params
 from storylab.errors import StorylabError, run
-from storylab.generation import generate_answers
+from storylab.io import check_outputs
+from storylab.generation import generate_answers, model_positions
 from storylab.modeling import check_model_source, initial_model, lora_config
 from storylab.prompts import prompts_for, sft_records
-from storylab.training import (StorylabSFTTrainer, callbacks, check_prompt_lengths, early_stopping, finish_checkpoints,
+from storylab.training import (StorylabSFTTrainer, callbacks, check_prompt_lengths, checkpoint_dir, early_stopping,
+                               finish_checkpoints,
                                process_state, resume_point, run_fingerprint, save_model, selection_settings, sft_config,
                                sft_phases, with_progress)
 
@@ -69,6 +71,7 @@ def main() -> str:
     task, params = stage_params(args, "model", "train_sft")
     sft = params.train_sft
     check_model_source(params.model)
+    check_outputs(dirs=[args.out_dir, args.live_dir, str(checkpoint_dir(args.out_dir))])
     if sft.select_every and "validation" not in task.splits:
         raise StorylabError(f"{args.params}: train_sft.select_every (task {task.name}): the task has no validation "
                             "split to select on; set select_every: 0")
@@ -76,7 +79,11 @@ def main() -> str:
     records = [r for r in task.load("train", args.data_dir) if task.imitable(r)]
 
     corpus = [d["text"] for d in documents] + [r["question"] + " " + r["answer"] for r in records]
-    model, tokenizer = initial_model(params.model, corpus, sft.seed)
+    model, tokenizer = initial_model(params.model, sft.seed, corpus=corpus)
+    positions = model_positions(model)
+    if positions and sft.max_length > positions:
+        raise StorylabError(f"{args.params}: train_sft.max_length {sft.max_length} exceeds the model's {positions} "
+                            f"positions; lower it to at most {positions}")
     check_prompt_lengths(tokenizer, records, params.model, sft.max_length)
     phases = sft_phases(tokenizer, documents, records, params.model, sft.mix_qa, sft.max_length)
     if sft.max_steps == 0:

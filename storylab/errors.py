@@ -1,6 +1,7 @@
 """One-line errors for bad input: the user sees what is wrong and how to fix it, never a traceback."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ def run(main: Callable[[], str | None], name: str | None = None) -> None:
         summary = main()
     except StorylabError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if os.environ.get("STORYLAB_EXIT_FILE"):  # under storylab.launch (accelerate would report exit code 1)
+            Path(os.environ["STORYLAB_EXIT_FILE"]).write_text("2\n")
         sys.exit(2)
     done = f"{summary} " if summary else ""
     print(f"[{name or Path(sys.argv[0]).stem}] {done}({time.perf_counter() - start:.1f} s)", file=sys.stderr)

@@ -3,6 +3,26 @@ from __future__ import annotations
 
 import torch
 
+from storylab.errors import StorylabError
+
+
+def model_positions(model) -> int | None:
+    """The longest sequence the model takes (its position table), where its config says."""
+    config = model.config
+    return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+
+
+def check_fits(model, tokenizer, prompts: list[str], new_tokens: int, what: str) -> None:
+    """Before generating: the longest prompt and `new_tokens` more fit in the model's positions. Past them a model
+    generates on (rotary positions extrapolate) into garbage, or fails after every earlier batch has run."""
+    positions = model_positions(model)
+    if positions is None or not prompts:
+        return
+    longest = max(map(len, tokenizer(prompts)["input_ids"]))
+    if longest + new_tokens > positions:
+        raise StorylabError(f"{what} {new_tokens}: with the longest prompt ({longest} tokens) that exceeds the model's "
+                            f"{positions} positions; lower {what} to at most {max(positions - longest, 0)}")
+
 
 @torch.inference_mode()
 def generate_completions(model, tokenizer, prompts: list[str], batch_size: int, max_new_tokens: int,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -20,7 +21,7 @@ def read_jsonl(path: str | Path, required: Iterable[str] = ()) -> list[dict]:
     _existing_file(path)
     required = tuple(required)
     records = []
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:  # -sig: a byte-order mark (Excel, Notepad) is skipped
         try:
             lines = list(handle)
         except UnicodeDecodeError as exc:
@@ -41,6 +42,26 @@ def read_jsonl(path: str | Path, required: Iterable[str] = ()) -> list[dict]:
     return records
 
 
+def check_outputs(dirs=(), files=()) -> None:
+    """Before any expensive work: each output dir and file can be written where it is to go. Refused: a dir path that
+    is a file, a file path that is a dir, a path under a file, a place this process cannot create files in (probed
+    with a temporary file, which also catches read-only mounts that permission bits do not show)."""
+    for path, is_dir in [(Path(d), True) for d in dirs] + [(Path(f), False) for f in files]:
+        if path.exists() and path.is_dir() != is_dir:
+            wanted, found = ("a directory", "a file") if is_dir else ("a file", "a directory")
+            raise StorylabError(f"{path}: is {found}, but {wanted} is written there; fix the path or move it away")
+        parent = path if is_dir and path.exists() else path.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            raise StorylabError(f"{path}: {parent} is a file, so nothing can be written under it; fix the path")
+        try:
+            tempfile.TemporaryFile(dir=parent).close()
+        except OSError as exc:
+            raise StorylabError(f"{path}: cannot write in {parent} ({exc.strerror or exc}); choose a writable place "
+                                "or fix its permissions") from None
+
+
 def write_jsonl(path: str | Path, records: Iterable[dict]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +75,7 @@ def read_json(path: str | Path, required: Iterable[str] = ()):
     path = Path(path)
     _existing_file(path)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise StorylabError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except json.JSONDecodeError as exc:

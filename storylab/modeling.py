@@ -15,6 +15,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM,
                           PreTrainedTokenizerFast)
 
+from storylab.config.loader import check_model_name
 from storylab.config.schema import ModelParams
 from storylab.errors import StorylabError
 
@@ -62,19 +63,7 @@ def check_model_source(params: ModelParams) -> None:
                                 "set load_in_4bit: false (LoRA still works on CPU)")
         if importlib.util.find_spec("bitsandbytes") is None:
             raise StorylabError("params.yaml: model.load_in_4bit: needs bitsandbytes; pip install bitsandbytes")
-    name = params.name_or_path
-    if name == "tiny":
-        return
-    if Path(name).exists():
-        if not (Path(name) / "config.json").is_file():
-            raise StorylabError(f"params.yaml: model.name_or_path: {name} has no config.json; "
-                                "point it at a directory written by save_pretrained")
-        return
-    from huggingface_hub import try_to_load_from_cache
-
-    if not isinstance(try_to_load_from_cache(name, "config.json"), str):
-        raise StorylabError(f"params.yaml: model.name_or_path: {name!r} is not 'tiny', a local directory, or a model "
-                            "in the local Hugging Face cache (there is no hub access); download it first or fix the name")
+    check_model_name(params.name_or_path)
 
 
 def load_pretrained(name_or_path: str, params: ModelParams, trainable_adapter: bool = False):
@@ -119,13 +108,34 @@ def lora_config(params: ModelParams):
                       target_modules=lora.target_modules, task_type="CAUSAL_LM")
 
 
-def initial_model(params: ModelParams, corpus: list[str], seed: int):
-    """The model SFT starts from: `tiny` built from scratch on the corpus, anything else from_pretrained."""
+def initial_model(params: ModelParams, seed: int, corpus: list[str] | None = None, tokenizer=None):
+    """(model, tokenizer): the model SFT starts from. `tiny` is built from scratch with `tokenizer`, or with one
+    trained on `corpus` (train_sft; the base run passes the SFT model's, so both start from the same weights);
+    anything else loads from_pretrained."""
     check_model_source(params)
-    if params.name_or_path == "tiny":
+    if params.name_or_path != "tiny":
+        return load_pretrained(params.name_or_path, params)
+    if tokenizer is None:
         tokenizer = train_tiny_tokenizer(corpus, params.tiny.vocab_size, params.tiny.individual_digits)
-        return build_tiny_model(params, tokenizer, seed), tokenizer
-    return load_pretrained(params.name_or_path, params)
+    return build_tiny_model(params, tokenizer, seed), tokenizer
+
+
+# tokenizer_config.json keys that record how the tokenizer was loaded, not what it is (local_files_only follows
+# HF_HUB_OFFLINE): saved, they would make the same model hash differently from one shell to the next, and DVC would
+# rerun everything downstream of it.
+LOAD_TIME_KEYS = ("local_files_only",)
+
+
+def save_tokenizer(tokenizer, out_dir: str | Path) -> None:
+    """save_pretrained, without the load-time keys in tokenizer_config.json."""
+    import json
+
+    tokenizer.save_pretrained(out_dir)
+    path = Path(out_dir, "tokenizer_config.json")
+    config = json.loads(path.read_text(encoding="utf-8"))
+    if any(key in config for key in LOAD_TIME_KEYS):
+        kept = {key: value for key, value in config.items() if key not in LOAD_TIME_KEYS}
+        path.write_text(json.dumps(kept, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def merge_lora(adapter_dir: str, params: ModelParams):

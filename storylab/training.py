@@ -2,6 +2,7 @@
 data and model selection on the validation split."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -18,8 +19,9 @@ from transformers.trainer_pt_utils import BatchRebalanceSampler
 from trl import SFTConfig, SFTTrainer
 
 from storylab.config.schema import ModelParams, TrainSFTParams
-from storylab.io import RECIPE_FILE, write_json
 from storylab.errors import StorylabError
+from storylab.io import RECIPE_FILE, write_json
+from storylab.modeling import save_tokenizer
 from storylab.prompts import document_records, prompts_for, sft_records
 
 
@@ -167,13 +169,14 @@ def with_progress(trainer):
 def save_model(model_or_trainer, tokenizer, out_dir: str, recipe: list[dict]) -> None:
     """HF format (safetensors; a LoRA run saves its adapter, which from_pretrained loads over the base) and the
     recipe, which evaluation copies into its metrics so the report knows how each model was made."""
-    if hasattr(model_or_trainer, "save_model"):
+    is_trainer = hasattr(model_or_trainer, "save_model")
+    if is_trainer:
         model_or_trainer.save_model(out_dir)  # every process: a sharded model is gathered, rank 0 writes
     if not process_state().is_main_process:
         return
-    if not hasattr(model_or_trainer, "save_model"):
+    if not is_trainer:
         model_or_trainer.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
+    save_tokenizer(tokenizer, out_dir)
     write_json(Path(out_dir, RECIPE_FILE), recipe)
     write_model_card(out_dir, recipe)
 
@@ -278,8 +281,10 @@ def sft_config(out_dir: str, params: TrainSFTParams, model_params: ModelParams, 
     gradient_accumulation_steps micro-batches of similar length, so ~13-token QA pairs are not padded to story
     length. Mixing per update is what makes extraction generalise: `group_by_length` (same cost per epoch) gave
     runs of ~40 QA-only updates and stalled at 0.62 held-out EM where this reaches 0.9 in the same time (docs)."""
-    training = {**params.model_dump(exclude={"seed", "mix_qa", "select_every", "select_patience", "select_metric",
-                                             "checkpoint_every"}),
+    # The train_sft keys that are SFTConfig fields go to it by name; the others (seed, mix_qa, select_*, ...) are
+    # storylab's own (model selection, checkpoints, data mixing), read by the stage scripts.
+    fields = {field.name for field in dataclasses.fields(SFTConfig)}
+    training = {**{key: value for key, value in params.model_dump().items() if key in fields},
                 **checkpoint_settings(out_dir, params.checkpoint_every), **overrides}
     return SFTConfig(packing=False, train_sampling_strategy="batch_rebalance",
                      **{**trainer_defaults(model_params, params.seed), **training})

@@ -154,7 +154,7 @@ CASES = [
         "report.py", "--metrics", jsonl(t / "evals/old.json", [json.dumps(
             {"metric_version": 0, "task": "story_qa", "model": "old", "model_dir": "m", "eval_format": "chat",
              "recipe": [], "splits": []})]), "--pred_dir", t, "--out_dir", t / "out"),
-     "scored by another metric version than story_qa's 1"),
+     "scored by another metric version than story_qa's 2"),
     # --- models -------------------------------------------------------------------------------------------------
     ("model-unknown-name", lambda t, m: script(
         "train_sft.py", "--params", params_with(t, set_key("model.name_or_path", "no-org/no-model")),

@@ -83,7 +83,7 @@ def test_sft_truncation_cuts_the_story_never_the_spec_and_labels_cover_the_kept_
 
     params = load_params(write_params(tmp_path, tiny_params()), "spec_story", ("model", "train_sft"))
     records = [{"question": format_spec(r["spec"]), "answer": r["horror"]} for r in SPECS[:12]]
-    model, tokenizer = initial_model(params.model, [r["question"] + " " + r["answer"] for r in records], seed=0)
+    model, tokenizer = initial_model(params.model, 0, corpus=[r["question"] + " " + r["answer"] for r in records])
     prompts = prompts_for(tokenizer, records, params.model)
     prompt_lengths = [len(tokenizer(p)["input_ids"]) for p in prompts]
     max_length = max(prompt_lengths) + 80  # every story is longer than 80 tokens: all of them are cut

@@ -15,9 +15,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import yaml
-from pydantic import ValidationError
 
 from storylab.config.schema import SHARED_SECTIONS, LaunchParams, PipelineParams, Section
+from storylab.config.validation import validate_section
 from storylab.errors import StorylabError
 
 TOP_LEVEL = ("launch", *SHARED_SECTIONS, "tasks", "pipeline", "variants")
@@ -37,6 +37,27 @@ YAML12Loader.add_implicit_resolver(
     list("-+0123456789."))
 
 
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key, first: int, second: int):
+        super().__init__(f"key {key!r} is written twice, on lines {first} and {second} (the last would win silently); "
+                         "keep one")
+        self.line = second
+
+
+def _unique_mapping(loader: YAML12Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    """PyYAML keeps the last of two equal keys without a word; a params file with one is refused, naming both."""
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise DuplicateKey(key, seen[key], key_node.start_mark.line + 1)
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+YAML12Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def parse_yaml(text: str):
     return yaml.load(text, Loader=YAML12Loader)
 
@@ -45,13 +66,18 @@ def read_yaml(path: Path) -> dict:
     if path.is_dir() or not path.exists():
         raise StorylabError(f"{path}: params file not found; run from the repo root or pass --params")
     try:
-        data = parse_yaml(path.read_text(encoding="utf-8")) or {}
+        data = parse_yaml(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise StorylabError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except DuplicateKey as exc:
+        raise StorylabError(f"{path}:{exc.line}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise StorylabError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if data is None:
+        raise StorylabError(f"{path}: the file is empty; restore it (git checkout {path}) or write its sections "
+                            f"({', '.join(TOP_LEVEL)})")
     if not isinstance(data, dict):
         raise StorylabError(f"{path}: expected a mapping of sections ({', '.join(TOP_LEVEL)})")
     return data
@@ -88,41 +114,28 @@ def apply_overrides(data: dict, task: str, overrides: list[str]) -> dict:
     return data
 
 
-def _lookup(data: dict, keys) -> bool:
-    for key in keys:
-        if not isinstance(data, dict) or key not in data:
-            return False
-        data = data[key]
-    return True
+def check_model_name(name: str, source: str = "params.yaml", where: str = "model.name_or_path") -> None:
+    """`tiny`, a model dir written by save_pretrained (a LoRA dir too), or a hub id in the local Hugging Face cache
+    (nothing is downloaded): anything else fails here, when the params are checked, not when a stage loads it."""
+    if name == "tiny":
+        return
+    path = Path(name)
+    if path.exists():
+        if not any((path / file).is_file() for file in ("config.json", "adapter_config.json")):
+            raise StorylabError(f"{source}: {where}: {name} has no config.json; point it at a directory written by "
+                                "save_pretrained (a GGUF file: scripts/import_model.py)")
+        return
+    from huggingface_hub import try_to_load_from_cache
 
-
-def one_line(source: str, where: tuple[str, ...], exc: ValidationError, model: type[Section],
-             override: dict | None = None) -> str:
-    """The first validation error as `file: dotted.key: what is wrong`. For a merged section, the key is named
-    where it was written: the task's override (`where`) when it sets it there, else the shared default."""
-    err = exc.errors()[0]
-    loc = tuple(str(part) for part in err["loc"])
-    prefix = where if override is None or _lookup(override, loc[:1]) else where[-1:]
-    dotted = ".".join((*prefix, *loc))
-    if err["type"] == "extra_forbidden":
-        parent = model
-        for part in err["loc"][:-1]:
-            parent = parent.model_fields[part].annotation
-        allowed = ", ".join(getattr(parent, "model_fields", {}))
-        return f"{source}: {dotted}: unknown key; allowed keys here: {allowed}"
-    if err["type"] == "missing":
-        return f"{source}: {dotted}: missing; add it (see the comments in params.yaml)"
-    got = f" (got {err['input']!r})" if err["type"] != "value_error" else ""
-    return f"{source}: {dotted}: {err['msg'].removeprefix('Value error, ')}{got}"
-
-
-def _validate(model: type[Section], data, source: str, where: tuple[str, ...], override: dict | None = None):
-    if not isinstance(data, dict):
-        raise StorylabError(f"{source}: {'.'.join(where)}: expected a mapping, got {type(data).__name__} ({data!r})")
     try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise StorylabError(one_line(source, where, exc, model, override)) from None
+        if isinstance(try_to_load_from_cache(name, "config.json"), str):
+            return
+    except ValueError:  # not even the shape of a hub id (huggingface_hub's HFValidationError)
+        pass
+    fix = ("import it first: make pretrained (or dvc repro pretrained/dvc.yaml:import_model)"
+           if path.parts[:2] == ("models", "pretrained") else "fix the path or download it first")
+    raise StorylabError(f"{source}: {where}: {name!r} is not 'tiny', a local directory, or a model in the local "
+                        f"Hugging Face cache (there is no hub access); {fix}")
 
 
 def task_sections(data: dict, task: str, source: str) -> dict[str, Section]:
@@ -146,12 +159,14 @@ def task_sections(data: dict, task: str, source: str) -> dict[str, Section]:
             raise StorylabError(f"{source}: tasks.{task}.{name}: missing; add it{hint}")
         own = entry[name] if entry[name] is not None else {}
         if name in task_obj.params:
-            sections[name] = _validate(task_obj.params[name], own, source, ("tasks", task, name))
+            sections[name] = validate_section(task_obj.params[name], own, source, ("tasks", task, name))
         else:
             if not isinstance(own, dict):
                 raise StorylabError(f"{source}: tasks.{task}.{name}: expected a mapping of overrides, got {own!r}")
-            sections[name] = _validate(SHARED_SECTIONS[name], merge(data[name], own), source,
+            sections[name] = validate_section(SHARED_SECTIONS[name], merge(data[name], own), source,
                                        ("tasks", task, name), override=own)
+    where = "model.name_or_path" if "name_or_path" not in (entry["model"] or {}) else f"tasks.{task}.model.name_or_path"
+    check_model_name(sections["model"].name_or_path, source, where)
     task_obj.check_params(SimpleNamespace(**sections), source)
     return sections
 
@@ -164,7 +179,7 @@ def validate_data(data: dict, source: str) -> None:
     for name, model in {"launch": LaunchParams, **SHARED_SECTIONS}.items():
         if name not in data:
             raise StorylabError(f"{source}: section {name!r} missing; add it (see the README)")
-        _validate(model, data[name], source, (name,))
+        validate_section(model, data[name], source, (name,))
     config = ACCELERATE_CONFIGS / f"{data['launch']['config']}.yaml"
     if not (REPO_ROOT / config).is_file():
         known = ", ".join(sorted(path.stem for path in (REPO_ROOT / ACCELERATE_CONFIGS).glob("*.yaml")))
@@ -174,7 +189,7 @@ def validate_data(data: dict, source: str) -> None:
     sections = {task: task_sections(data, task, source) for task in data["tasks"]}
     if "pipeline" not in data:
         raise StorylabError(f"{source}: section 'pipeline' missing; add it (see params.yaml)")
-    check_pipeline(_validate(PipelineParams, data["pipeline"], source, ("pipeline",)), sections, source)
+    check_pipeline(validate_section(PipelineParams, data["pipeline"], source, ("pipeline",)), sections, source)
     if "variants" in data:
         from storylab.config.variants import validate_variants
 

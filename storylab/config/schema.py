@@ -11,14 +11,21 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+# Upper bounds of counts: far past any run this repo makes on any machine, so a typo (1e9 for 1e3) fails in a second
+# instead of generating until killed.
+MAX_STEPS = 10_000_000
+MAX_BATCH = 65_536
+MAX_TOKENS = 131_072
+
+
 class TinyModelParams(Section):
-    vocab_size: int = Field(ge=300)
+    vocab_size: int = Field(ge=300, le=1_000_000)
     individual_digits: bool
     hidden_size: int = Field(ge=8)
     intermediate_size: int = Field(ge=8)
     num_hidden_layers: int = Field(ge=1)
     num_attention_heads: int = Field(ge=1)
-    max_position_embeddings: int = Field(ge=32)
+    max_position_embeddings: int = Field(ge=32, le=MAX_TOKENS)
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self):
@@ -56,27 +63,27 @@ class TrainSFTParams(Section):
     seed: int = Field(ge=0)
     mix_qa: bool
     completion_only_loss: bool
-    num_train_epochs: float = Field(gt=0)
-    max_steps: int = Field(ge=-1)
+    num_train_epochs: float = Field(gt=0, le=100_000)
+    max_steps: int = Field(ge=-1, le=MAX_STEPS)
     learning_rate: float = Field(gt=0)
     lr_scheduler_type: Literal["linear", "cosine", "constant", "constant_with_warmup", "warmup_stable_decay"]
     lr_scheduler_kwargs: dict[str, int | float | str]
     warmup_steps: float = Field(ge=0)
     weight_decay: float = Field(ge=0)
-    per_device_train_batch_size: int = Field(ge=1)
-    gradient_accumulation_steps: int = Field(ge=1)
-    max_length: int = Field(ge=16)
+    per_device_train_batch_size: int = Field(ge=1, le=MAX_BATCH)
+    gradient_accumulation_steps: int = Field(ge=1, le=MAX_BATCH)
+    max_length: int = Field(ge=16, le=MAX_TOKENS)
     logging_steps: int = Field(ge=1)
     checkpoint_every: int = Field(ge=1)
-    select_every: int = Field(ge=0)
+    select_every: int = Field(ge=0, le=MAX_STEPS)
     select_metric: Literal["loss", "score"]
     select_patience: int = Field(ge=0)
 
 
 class GRPOParams(Section):
     rewards: list[str] = Field(min_length=1)
-    num_generations: int = Field(ge=2)
-    max_completion_length: int = Field(ge=1)
+    num_generations: int = Field(ge=2, le=1024)
+    max_completion_length: int = Field(ge=1, le=MAX_TOKENS)
     temperature: float = Field(gt=0)
     beta: float = Field(ge=0)
 
@@ -90,13 +97,13 @@ class DPOParams(Section):
 class TrainRLParams(Section):
     method: Literal["none", "grpo", "dpo"]
     seed: int = Field(ge=0)
-    max_steps: int = Field(ge=1)
+    max_steps: int = Field(ge=1, le=MAX_STEPS)
     learning_rate: float = Field(gt=0)
     warmup_steps: float = Field(ge=0)
-    per_device_train_batch_size: int = Field(ge=1)
+    per_device_train_batch_size: int = Field(ge=1, le=MAX_BATCH)
     logging_steps: int = Field(ge=1)
     checkpoint_every: int = Field(ge=1)
-    control_steps: int = Field(ge=0)
+    control_steps: int = Field(ge=0, le=MAX_STEPS)
     grpo: GRPOParams
     dpo: DPOParams
 
@@ -108,18 +115,18 @@ class TrainRLParams(Section):
 
 
 class EvalParams(Section):
-    batch_size: int = Field(ge=1)
-    max_new_tokens: int = Field(ge=1)
-    max_per_split: int = Field(ge=0)
-    num_samples: int = Field(ge=0)
+    batch_size: int = Field(ge=1, le=MAX_BATCH)
+    max_new_tokens: int = Field(ge=1, le=MAX_TOKENS)
+    max_per_split: int = Field(ge=0, le=100_000_000)
+    num_samples: int = Field(ge=0, le=1024)
     sample_temperature: float = Field(gt=0)
-    bootstrap_resamples: int = Field(ge=100)
+    bootstrap_resamples: int = Field(ge=100, le=1_000_000)
     seed: int = Field(ge=0)
 
 
 class ReportParams(Section):
     pass_threshold: float = Field(ge=0, le=1)
-    error_analysis_questions: int = Field(ge=1)
+    error_analysis_questions: int = Field(ge=1, le=100_000)
 
 
 class RewriteParams(Section):

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from storylab.config.schema import Section
+from storylab.config.validation import validate_section
 from storylab.errors import StorylabError
 
 
@@ -94,9 +95,7 @@ VARIANT_OVERRIDES = {"scale": _scale, "sft": _sft, "rl": _rl, "eval": _eval}
 
 
 def validate_variants(data: dict, source: str) -> VariantsParams:
-    from storylab.config.loader import _validate
-
-    variants = _validate(VariantsParams, data["variants"], source, ("variants",))
+    variants = validate_section(VariantsParams, data["variants"], source, ("variants",))
     for task in variants.scale:
         if task not in data.get("tasks", {}):
             raise StorylabError(f"{source}: variants.scale.{task}: not a task of the tasks section "

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from functools import lru_cache
 
-from rouge_score import rouge_scorer
+from rouge_score import rouge_scorer, tokenizers
 
 
 def normalize(text: str) -> str:
@@ -44,9 +44,30 @@ def token_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+# A token: one CJK ideograph or kana (those scripts write no spaces between words), or a run of Unicode letters and
+# digits. rouge-score's default tokenizer keeps only [a-z0-9], so two identical answers in Japanese, Russian or
+# Greek score ROUGE-L 0.
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+UNICODE_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+
+
+class UnicodeTokenizer(tokenizers.Tokenizer):
+    """rouge-score's tokenizer interface with Unicode letters and digits kept; ASCII words of more than three letters
+    are Porter-stemmed as rouge-score's default does, so English text tokenises exactly as before."""
+
+    def __init__(self):
+        from nltk.stem import porter
+
+        self.stemmer = porter.PorterStemmer()
+
+    def tokenize(self, text: str) -> list[str]:
+        return [self.stemmer.stem(token) if len(token) > 3 and token.isascii() else token
+                for token in UNICODE_TOKEN.findall(text.lower())]
+
+
 @lru_cache(maxsize=1)
 def _rouge() -> rouge_scorer.RougeScorer:
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return rouge_scorer.RougeScorer(["rougeL"], tokenizer=UnicodeTokenizer())
 
 
 def rouge_l(prediction: str, gold: str) -> float:

@@ -84,7 +84,7 @@ def split_groups(records: list[dict], sizes: dict[str, int], seed: int) -> dict[
 
 class Instruct(ShortAnswerTask):
     name = "instruct"
-    metric_version = 1
+    metric_version = 2  # 2: ROUGE-L tokenises Unicode letters and digits (1: rouge-score's [a-z0-9] only)
     params = {"generate_stories": GenerateStoriesParams, "build_qa": BuildQAParams, "score": AnswerScoreParams,
               "open_book": OpenBookParams}
     breakdown = "category"

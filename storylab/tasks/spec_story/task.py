@@ -69,7 +69,7 @@ def check_constraints(text: str, spec: dict) -> dict[str, float]:
 
 class SpecStory(Task):
     name = "spec_story"
-    metric_version = 1
+    metric_version = 2  # 2: ROUGE-L tokenises Unicode letters and digits (1: rouge-score's [a-z0-9] only)
     params = {"generate_stories": GenerateParams, "build_qa": BuildParams, "score": ScoreParams}
     splits = ("train", "validation", "test")
     primary_metric = "correct"

@@ -41,7 +41,7 @@ class BuildQAParams(Section):
 
 class StoryQA(ShortAnswerTask):
     name = "story_qa"
-    metric_version = 1
+    metric_version = 2  # 2: ROUGE-L tokenises Unicode letters and digits (1: rouge-score's [a-z0-9] only)
     params = {"generate_stories": GenerateStoriesParams, "build_qa": BuildQAParams, "score": AnswerScoreParams}
     splits = SPLITS
     breakdown = "fact_type"

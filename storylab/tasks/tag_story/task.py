@@ -72,7 +72,7 @@ def check_tags(text: str, tags: dict) -> dict[str, float]:
 
 class TagStory(Task):
     name = "tag_story"
-    metric_version = 1
+    metric_version = 2  # 2: ROUGE-L tokenises Unicode letters and digits (1: rouge-score's [a-z0-9] only)
     params = {"generate_stories": GenerateParams, "build_qa": BuildParams, "score": ScoreParams}
     primary_metric = "correct"
     reward_metrics = ("correct", "coverage")
