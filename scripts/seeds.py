@@ -5,7 +5,7 @@
     python scripts/seeds.py --csv metrics/seeds_experiments.csv --metrics_dir metrics
 
 Experiments are named seeds-<task>-<setting>-s<seed>; the numbers are the task's headline (metrics/<task>/
-headline.json): held-out score of SFT with its CI, train score, RL, control, and RL minus SFT / control with CIs.
+headline.json): held-out score of SFT with its CI, train score, and RL minus SFT / control.
 """
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ from storylab import experiments
 from storylab.errors import StorylabError, run
 
 NAME = re.compile(r"^seeds-(?P<task>[a-z_]+)-(?P<setting>[a-z0-9]+)-s(?P<seed>\d+)$")
-COLUMNS = {"sft": "sft.test", "sft_ci_low": "sft.ci_low", "sft_ci_high": "sft.ci_high", "sft_train": "sft.train",
-           "rl": "rl.test", "control": "control.test", "rl_minus_sft": "rl_minus_sft.difference",
-           "rl_minus_sft_ci_low": "rl_minus_sft.ci_low", "rl_minus_sft_ci_high": "rl_minus_sft.ci_high",
-           "rl_minus_control": "rl_minus_control.difference", "rl_minus_control_ci_low": "rl_minus_control.ci_low",
-           "rl_minus_control_ci_high": "rl_minus_control.ci_high"}
+# seeds.csv column -> the headline key (scripts/report.py HEADLINE); the CIs of the differences are not in the
+# headline (it fits one terminal row), so their columns stay empty.
+COLUMNS = {"sft": "score", "sft_ci_low": "ci_low", "sft_ci_high": "ci_high", "sft_train": "train", "rl": None,
+           "control": None, "rl_minus_sft": "rl-sft", "rl_minus_sft_ci_low": None, "rl_minus_sft_ci_high": None,
+           "rl_minus_control": "rl-ctrl", "rl_minus_control_ci_low": None, "rl_minus_control_ci_high": None}
 
 
 def seed_rows(frame: pd.DataFrame, task: str) -> pd.DataFrame:
@@ -35,7 +35,7 @@ def seed_rows(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     rows = experiments.finished(frame, matched["task"] == task)
     table = matched.loc[rows.index, ["setting", "seed"]].assign(seed=lambda t: t.seed.astype(int))
     for name, key in COLUMNS.items():
-        found = [c for c in frame.columns if c == key or c.endswith(f"metrics/{task}/headline.json:{key}")]
+        found = [c for c in frame.columns if key and c.endswith(f"metrics/{task}/headline.json:{key}")]
         table[name] = pd.to_numeric(rows[found[0]], errors="coerce").values if found else float("nan")
     return table.sort_values(["setting", "seed"]).reset_index(drop=True)
 

@@ -65,8 +65,8 @@ def test_the_current_column_names_are_read_first():
     renamed = old.rename(columns={"generate_stories.stories_per_entity": "tasks.story_qa.generate_stories.stories_per_entity",
                                   "generate_stories.permute_sentences": "tasks.story_qa.generate_stories.permute_sentences",
                                   "train_sft.mix_qa": "tasks.story_qa.train_sft.mix_qa",
-                                  "metrics/eval_sft.json:train.all.exact_match.mean": "metrics/story_qa/headline.json:sft.train",
-                                  "metrics/eval_sft.json:test.all.exact_match.mean": "metrics/story_qa/headline.json:sft.test",
-                                  "metrics/eval_sft.json:test.all.exact_match.ci_low": "metrics/story_qa/headline.json:sft.ci_low",
-                                  "metrics/eval_sft.json:test.all.exact_match.ci_high": "metrics/story_qa/headline.json:sft.ci_high"})
+                                  "metrics/eval_sft.json:train.all.exact_match.mean": "metrics/story_qa/headline.json:train",
+                                  "metrics/eval_sft.json:test.all.exact_match.mean": "metrics/story_qa/headline.json:score",
+                                  "metrics/eval_sft.json:test.all.exact_match.ci_low": "metrics/story_qa/headline.json:ci_low",
+                                  "metrics/eval_sft.json:test.all.exact_match.ci_high": "metrics/story_qa/headline.json:ci_high"})
     assert ablation.ablation_table(renamed).equals(ablation.ablation_table(old))

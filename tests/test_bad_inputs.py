@@ -204,7 +204,86 @@ CASES = [
      "nothing.json: file not found"),
     ("cli-bad-temperature", lambda t, m: script("play.py", "--model_dir", m / "good", "--temperature", "-1"),
      "play.py: --temperature must be >= 0 and --top_p in (0, 1]"),
+    ("cli-play-no-new-tokens", lambda t, m: script("play.py", "--model_dir", m / "good", "--max_new_tokens", "0",
+                                                   "--prompt", "x"),
+     "play.py: --max_new_tokens 0: give a count of at least 1"),
+    ("cli-play-negative-new-tokens", lambda t, m: script("play.py", "--model_dir", m / "good", "--max_new_tokens", "-5",
+                                                         "--prompt", "x"),
+     "play.py: --max_new_tokens -5: give a count of at least 1"),
+    ("model-play-untrained", lambda t, m: script("play.py", "--task", "word_math", "--model_dir", "models/word_math/rl",
+                                                 "--prompt", "x"),
+     "no such model dir; train it first: dvc repro train_rl@word_math-rl"),
+    # --- params, file level and bounds --------------------------------------------------------------------------
+    ("params-duplicate-key", lambda t, m: validate(text_file(t / "dup.yaml", "eval:\n  seed: 0\n  batch_size: 4\n  seed: 1\n")),
+     "dup.yaml:4: key 'seed' is written twice, on lines 2 and 4"),
+    ("params-duplicate-section", lambda t, m: validate(text_file(t / "dup.yaml", "eval: {}\nmodel: {}\neval: {}\n")),
+     "dup.yaml:3: key 'eval' is written twice, on lines 1 and 3"),
+    ("params-empty-file", lambda t, m: validate(text_file(t / "empty.yaml", "# nothing yet\n")),
+     "empty.yaml: the file is empty"),
+    ("params-huge-new-tokens", lambda t, m: validate(params_with(t, set_key("eval.max_new_tokens", 10**9))),
+     "eval.max_new_tokens: Input should be less than or equal to 131072"),
+    ("params-huge-resamples", lambda t, m: validate(params_with(t, set_key("eval.bootstrap_resamples", 10**9))),
+     "eval.bootstrap_resamples: Input should be less than or equal to 1000000"),
+    ("params-missing-model-dir", lambda t, m: validate(params_with(t, set_key("model.name_or_path", str(t / "nowhere")))),
+     "is not 'tiny', a local directory, or a model in the local Hugging Face cache"),
+    ("params-new-tokens-past-positions", lambda t, m: script(
+        "eval_accuracy_plus.py", "--params", params_with(t, set_key("eval.max_new_tokens", 300)), "--model_dir",
+        m / "good", "--data_dir", all_splits(t / "qa", m / "qa/train.jsonl"), "--out", t / "e.json", "--pred_dir", t / "p"),
+     "eval.max_new_tokens 300: with the longest prompt"),
+    # --- output paths (checked before any work) -----------------------------------------------------------------
+    ("data-out-dir-is-a-file", lambda t, m: script("generate_stories.py", "--out_dir", text_file(t / "README.md", "x"),
+                                                   "--metrics", t / "g.json"),
+     "README.md: is a file, but a directory is written there"),
+    ("data-out-dir-under-a-file", lambda t, m: script("train_sft.py", "--data_dir", m / "qa", "--out_dir",
+                                                      text_file(t / "README.md", "x") / "raw", "--live_dir", t / "l"),
+     "README.md is a file, so nothing can be written under it"),
+    ("data-out-file-is-a-dir", lambda t, m: script("eval_accuracy_plus.py", "--model_dir", m / "good", "--data_dir",
+                                                   m / "qa", "--out", t, "--pred_dir", t / "p"),
+     "is a directory, but a file is written there"),
+    ("data-out-dir-read-only", lambda t, m: script("build_qa.py", "--raw_dir", t, "--out_dir", "/proc/storylab-qa",
+                                                   "--metrics", t / "q.json"),
+     "/proc/storylab-qa: cannot write in /proc"),
+    # --- GGUF import --------------------------------------------------------------------------------------------
+    ("model-gguf-package-missing", lambda t, m: script("import_model.py", "--source", "no_such_pkg:model.gguf",
+                                                       "--out_dir", t / "imported"),
+     "package 'no_such_pkg' is not installed"),
+    ("model-gguf-file-missing", lambda t, m: script("import_model.py", "--source", t / "none.gguf",
+                                                    "--out_dir", t / "imported"),
+     "none.gguf is not a file"),
+    ("model-gguf-not-gguf", lambda t, m: script("import_model.py", "--source", text_file(t / "fake.gguf", "hello"),
+                                                "--out_dir", t / "imported"),
+     "fake.gguf: not a GGUF file"),
+    ("model-gguf-unknown-architecture", lambda t, m: script("import_model.py", "--source", gguf_file(t / "odd.gguf", "odd"),
+                                                            "--out_dir", t / "imported"),
+     "architecture 'odd' cannot be read by this transformers version"),
 ]
+
+
+def text_file(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def all_splits(folder: Path, train: Path) -> Path:
+    """A qa dir whose train, validation and test splits are copies of one file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "validation", "test"):
+        shutil.copy(train, folder / f"{split}.jsonl")
+    return folder
+
+
+def gguf_file(path: Path, architecture: str) -> Path:
+    """A valid GGUF file (header and one tensor) of an architecture transformers does not read."""
+    import numpy as np
+    from gguf import GGUFWriter
+
+    writer = GGUFWriter(str(path), architecture)
+    writer.add_tensor("token_embd.weight", np.zeros((4, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
 
 
 @pytest.mark.parametrize("name,build,expected", CASES, ids=[case[0] for case in CASES])
@@ -223,3 +302,15 @@ def test_bad_input_stops_with_one_line(name, build, expected, tmp_path, models):
 def test_the_catalogue_covers_each_kind_five_times():
     kinds = [name.split("-")[0] for name, _, _ in CASES]
     assert len(CASES) >= 30 and all(kinds.count(kind) >= 5 for kind in ("params", "data", "model", "cli"))
+
+
+def test_a_jsonl_with_a_byte_order_mark_is_read(tmp_path):
+    """Excel and Notepad write UTF-8 with a BOM; the file is read as it is, not refused as malformed JSON."""
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"gold": "12", "prediction": "3 + 9 = 12\\n#### 12"}\n')
+    write_params(tmp_path, tiny_params())
+    result = subprocess.run([sys.executable, *script("eval_accuracy_plus.py", "--task", "word_math", "--pred_file", path,
+                                                     "--out", tmp_path / "s.json")],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "s.json").read_text())["all"]["correct"]["mean"] == 1.0

@@ -64,7 +64,8 @@ TASK_SHARED = {file for file in closure(sorted((REPO / "storylab/tasks").rglob("
                if not file.startswith("storylab/tasks/")} - closure([REPO / "storylab/tasks/base.py"])
 
 VALIDATE = "validate_params"
-TASK_STAGES = [name for name in STAGES if name != VALIDATE]
+IMPORT = "pretrained/dvc.yaml:import_model"
+TASK_STAGES = [name for name in STAGES if name not in (VALIDATE, IMPORT)]
 
 
 def test_the_validation_stage_reads_every_param_and_declares_what_it_imports():
@@ -75,6 +76,16 @@ def test_the_validation_stage_reads_every_param_and_declares_what_it_imports():
     needed = closure([REPO / "storylab/config/__main__.py", *sorted((REPO / "storylab/tasks").rglob("*.py"))])
     assert {f for f in needed if not any(f == d or f.startswith(d + "/") for d in stage["deps"])} == set()
     assert list(STAGES)[0] == VALIDATE  # first in dvc.yaml, so it tends to run before the rest
+
+
+def test_the_import_stage_declares_what_it_imports():
+    """It reads no params and no task: its deps are the code it imports and the lock that pins the GGUF package."""
+    stage = STAGES[IMPORT]
+    needed = closure([REPO / "scripts/import_model.py"])
+    deps = set(stage["deps"])
+    assert {f for f in needed if not any(f == d or f.startswith(d + "/") for d in deps)} == set()
+    assert not [d for d in deps if d.startswith("storylab/") and not any(f == d or f.startswith(d + "/") for f in needed)]
+    assert "requirements.lock" in deps and stage["params"] == {}
 
 
 def test_both_pipelines_are_read():

@@ -48,9 +48,13 @@ def test_full_dag_runs_every_task_offline_and_writes_versioned_metrics(repo):
         for name in ("comparison.csv", "error_analysis.md", "accuracy_bar.png", "accuracy_grouped.png",
                      "eval_template_scatter.png", "summary.md"):
             assert (root / f"metrics/{task}/report/{name}").stat().st_size > 0
-        headline = json.loads((root / f"metrics/{task}/headline.json").read_text())
+        numbers = json.loads((root / f"metrics/{task}/report/numbers.json").read_text())
         pairs = {f"rl_minus_{other}" for other in ("sft", "control") if {"rl", other} <= set(MODELS[task])}
-        assert set(headline) == {"metric_version", *MODELS[task], *pairs}
+        assert set(numbers) == {"metric_version", "metric", *MODELS[task], *pairs}
+        headline = json.loads((root / f"metrics/{task}/headline.json").read_text())
+        differences = {key for key, pair in (("rl-sft", "rl_minus_sft"), ("rl-ctrl", "rl_minus_control")) if pair in pairs}
+        assert set(headline) == {"version", "score", "ci_low", "ci_high", "train", *differences}
+        assert headline["score"] == round(numbers["sft"]["test"], 3)
         # DVCLive: the per-step curve (a row per logged step: the first, then every logging_steps) beside
         # transformers' one-row end-of-training summary
         curve = (root / f"dvclive/{task}/train_sft/plots/metrics/loss.tsv").read_text().splitlines()
@@ -94,10 +98,12 @@ def test_full_dag_runs_every_task_offline_and_writes_versioned_metrics(repo):
     assert {"bm25", "gold", "none", "closed_book", "retrieval"} <= set(book) and book["questions"] > 0
     assert book["retrieval"]["question"]["recall_at_5"]["mean"] == 1.0  # every question names its person
     assert "| instruct model + BM25 top story |" in (root / "metrics/instruct/open_book.md").read_text()
-    # `dvc metrics show` prints the headlines only: one small file per task, and the open-book table's numbers
+    # `dvc metrics show` prints the headlines only, one row per task that fits a 120-column terminal
     shown = json.loads(sh(DVC, "metrics", "show", "--json", cwd=root))
     files = {name for rev in shown.values() for name in rev["data"]}
-    assert files == {f"metrics/{task}/headline.json" for task in TASKS} | {"metrics/instruct/open_book.json"}
+    assert files == {f"metrics/{task}/headline.json" for task in TASKS}
+    assert max(map(len, sh(DVC, "metrics", "show", cwd=root).splitlines())) <= 120
+    assert "| story_qa | exact_match |" in sh(sys.executable, "scripts/results.py", cwd=root)
 
 
 def test_second_repro_does_nothing_and_params_rerun_only_their_stages(repo):
