@@ -265,9 +265,9 @@ def text_file(path: Path, text: str) -> Path:
 
 
 def all_splits(folder: Path, train: Path) -> Path:
-    """A qa dir whose train, validation and test splits are copies of one file."""
+    """A qa dir whose splits (every task's names) are copies of one file."""
     folder.mkdir(parents=True, exist_ok=True)
-    for split in ("train", "validation", "test"):
+    for split in ("train", "validation", "test", "unseen"):
         shutil.copy(train, folder / f"{split}.jsonl")
     return folder
 

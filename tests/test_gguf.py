@@ -71,7 +71,8 @@ def test_a_lora_step_on_the_imported_model(imported):
     model_params = ModelParams.model_validate({**params["model"], "name_or_path": str(imported),
                                                "lora": {**params["model"]["lora"], "enabled": True}})
     sft = TrainSFTParams.model_validate({**params["train_sft"], "max_steps": 1, "per_device_train_batch_size": 2,
-                                         "gradient_accumulation_steps": 1, "learning_rate": 1e-3})
+                                         "gradient_accumulation_steps": 1, "learning_rate": 1e-3,
+                                         "warmup_steps": 0, "lr_scheduler_type": "constant"})
     model, tokenizer = load_pretrained(str(imported), model_params)
     data = Dataset.from_list([{"prompt": "Where was Aldith born?", "completion": " Kelmscar."}] * 2)
     trainer = StorylabSFTTrainer(model=model, args=sft_config(str(imported.parent / "run"), sft, model_params,

@@ -36,7 +36,7 @@ def test_preset_flags_reproduce_the_merged_params(name, monkeypatch):
     params = read_yaml(REPO / "params.yaml")
     merged = merge(params, read_yaml(REPO / PRESETS / f"{name}.yaml"))
     assert apply_flags(params, flags) == merged
-    validate_data(merged, name)
+    validate_data(merged, name, check_models=False)  # the hub models are checked on the GPU machine that runs it
 
 
 def test_qlora_preset_is_4bit_lora_in_bf16(monkeypatch):

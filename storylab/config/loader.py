@@ -138,8 +138,9 @@ def check_model_name(name: str, source: str = "params.yaml", where: str = "model
                         f"Hugging Face cache (there is no hub access); {fix}")
 
 
-def task_sections(data: dict, task: str, source: str) -> dict[str, Section]:
-    """Every section of one task, validated: its own (task schema) and the shared ones merged with its overrides."""
+def task_sections(data: dict, task: str, source: str, check_models: bool = True) -> dict[str, Section]:
+    """Every section of one task, validated: its own (task schema) and the shared ones merged with its overrides;
+    with check_models, its model.name_or_path must be loadable here."""
     from storylab.tasks import get_task, registered
 
     if task not in registered():
@@ -166,13 +167,15 @@ def task_sections(data: dict, task: str, source: str) -> dict[str, Section]:
             sections[name] = validate_section(SHARED_SECTIONS[name], merge(data[name], own), source,
                                        ("tasks", task, name), override=own)
     where = "model.name_or_path" if "name_or_path" not in (entry["model"] or {}) else f"tasks.{task}.model.name_or_path"
-    check_model_name(sections["model"].name_or_path, source, where)
+    if check_models:
+        check_model_name(sections["model"].name_or_path, source, where)
     task_obj.check_params(SimpleNamespace(**sections), source)
     return sections
 
 
-def validate_data(data: dict, source: str) -> None:
-    """The whole file: known sections, shared defaults complete, every task and the variants section valid."""
+def validate_data(data: dict, source: str, check_models: bool = True) -> None:
+    """The whole file: known sections, shared defaults complete, every task and the variants section valid;
+    check_models false skips whether each model exists here (a preset names a model of the machine it runs on)."""
     unknown = [key for key in data if key not in TOP_LEVEL]
     if unknown:
         raise StorylabError(f"{source}: {unknown[0]}: unknown section; allowed: {', '.join(TOP_LEVEL)}")
@@ -186,7 +189,7 @@ def validate_data(data: dict, source: str) -> None:
         raise StorylabError(f"{source}: launch.config: {config} not found; one of: {known}")
     if not isinstance(data.get("tasks"), dict) or not data["tasks"]:
         raise StorylabError(f"{source}: tasks: missing or empty; list at least one task (see params.yaml)")
-    sections = {task: task_sections(data, task, source) for task in data["tasks"]}
+    sections = {task: task_sections(data, task, source, check_models) for task in data["tasks"]}
     if "pipeline" not in data:
         raise StorylabError(f"{source}: section 'pipeline' missing; add it (see params.yaml)")
     check_pipeline(validate_section(PipelineParams, data["pipeline"], source, ("pipeline",)), sections, source)

@@ -31,7 +31,8 @@ def preset_flags(name: str, params_path: str = "params.yaml") -> list[str]:
         known = ", ".join(sorted(p.stem for p in PRESETS.glob("*.yaml"))) or "none"
         raise StorylabError(f"preset {name!r}: {path} not found; one of: {known}")
     preset = read_yaml(path)
-    validate_data(merge(read_yaml(Path(params_path)), preset), f"{params_path} + {path}")
+    # The preset's models are checked where it runs (the validate_params stage of `dvc exp run`), not here.
+    validate_data(merge(read_yaml(Path(params_path)), preset), f"{params_path} + {path}", check_models=False)
     flags = []
     for key, value in flatten(preset).items():
         text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("\n...")
