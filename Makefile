@@ -15,7 +15,7 @@ export DVC_NO_ANALYTICS := 1
 # stays on even where the shell turns it off (without it every stage would recompile its imports, ~10 s each).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help venv lock all repro results params test test-quick smoke bench variants seeds sweep ablation preset clean import-model
+.PHONY: help venv lock demo all repro results params test test-quick smoke bench variants seeds sweep ablation preset clean import-model
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,11 @@ all: params ## run the whole pipeline (dvc repro: every task of params.yaml), th
 	@echo; $(MAKE) --no-print-directory results
 	@echo "Per task: metrics/<task>/report/ (summary.md, comparison.csv, *.png, error_analysis.md), metrics/<task>/eval/*.json;"
 	@echo "predictions: data/<task>/predictions/; models: models/<task>/; training curves: dvclive/ (dvc plots show)"
+
+# `make demo`: one task (DEMO_TASK) end to end on the tiny params (configs/tiny.yaml) in .demo/, a scratch copy of the repo.
+DEMO_TASK ?= word_math
+demo: $(STAMP) ## try it in a few minutes: one task end to end on tiny params in .demo/ (the real pipeline untouched)
+	$(PY) scripts/demo.py --task $(DEMO_TASK) --dir .demo
 
 results: $(STAMP) ## one table of every task: held-out score [CI], RL - SFT, RL - control (from metrics/<task>/report/)
 	@$(PY) scripts/results.py --metrics_dir metrics
