@@ -15,7 +15,7 @@ export DVC_NO_ANALYTICS := 1
 # stays on even where the shell turns it off (without it every stage would recompile its imports, ~10 s each).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help venv lock demo all repro results params test test-quick smoke bench variants seeds sweep ablation preset clean import-model
+.PHONY: help venv lock demo all repro results readme exps params test test-quick smoke bench variants seeds sweep ablation preset clean import-model
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,12 @@ demo: $(STAMP) ## try it in a few minutes: one task end to end on tiny params in
 
 results: $(STAMP) ## one table of every task: held-out score [CI], RL - SFT, RL - control (from metrics/<task>/report/)
 	@$(PY) scripts/results.py --metrics_dir metrics
+
+readme: $(STAMP) ## write the results table into README.md (between its results markers) from metrics/
+	$(PY) scripts/results.py --metrics_dir metrics --readme README.md
+
+exps: $(STAMP) ## the experiments side by side: the params they changed and the headlines (dvc exp show)
+	$(DVC) exp show --no-pager --only-changed --drop 'Created|State|Executor' --md
 
 repro: all ## alias of all
 
@@ -129,7 +135,7 @@ sweep: params ## ablation: 12 queued DVC experiments (stories x permutation x QA
 	$(MAKE) --no-print-directory ablation
 
 ablation: $(STAMP) ## table, plot and README section from the committed metrics/ablation.csv
-	$(PY) scripts/ablation.py --csv metrics/ablation.csv --png metrics/ablation.png --md metrics/ablation.md --readme README.md
+	$(PY) scripts/ablation.py --csv metrics/ablation.csv --png metrics/ablation.png --md metrics/ablation.md --readme docs/results.md
 
 clean: ## delete pipeline outputs and unfinished checkpoints (keeps .venv, committed metrics and DVC's .gitignore files)
 	rm -rf data/*/raw data/*/qa data/*/predictions data/variants models/*/*/ .checkpoints

@@ -2,7 +2,7 @@
 
     dvc exp show --csv > metrics/ablation.csv          # written by `make sweep`
     python scripts/ablation.py --csv metrics/ablation.csv --png metrics/ablation.png \
-        --md metrics/ablation.md --readme README.md
+        --md metrics/ablation.md --readme docs/results.md
 
 Reads only the committed CSV, so the table and plot reproduce from the repo without rerunning the sweep.
 Train-split EM measures memorisation (QA trained on), test-split EM extraction (QA never trained on).
@@ -12,13 +12,13 @@ from __future__ import annotations
 import storylab  # noqa: F401  first: pins the CPU math libraries and the progress bars before torch loads
 
 import argparse
-import re
 from pathlib import Path
 
 import pandas as pd
 
 from storylab import experiments
 from storylab.errors import StorylabError, run
+from storylab.markdown_blocks import replace_block
 
 # Each key as `make sweep` writes it now (story_qa's params and headline), then as the committed CSV has it (it
 # predates the task registry: top-level params, metrics/eval_sft.json).
@@ -33,7 +33,6 @@ SCALE = [("tasks.story_qa.generate_stories.num_entities", "generate_stories.num_
          ("model.tiny.hidden_size",), ("model.tiny.num_hidden_layers",),
          ("tasks.story_qa.train_rl.method", "train_rl.method")]
 METRICS_FILES = ("metrics/story_qa/headline.json", "metrics/eval_sft.json")
-README_START, README_END = "<!-- ablation:start -->", "<!-- ablation:end -->"
 
 
 def column(frame: pd.DataFrame, keys: tuple[str, ...], metrics_files: tuple[str, ...] = ()) -> pd.Series:
@@ -103,14 +102,6 @@ def plot(table: pd.DataFrame, path: str) -> None:
     fig.savefig(path, dpi=120)
 
 
-def update_readme(readme: str, block: str) -> None:
-    text = Path(readme).read_text()
-    if README_START not in text or README_END not in text:
-        raise StorylabError(f"{readme} has no {README_START} ... {README_END} markers for the ablation table")
-    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
-    Path(readme).write_text(pattern.sub(lambda _: f"{README_START}\n{block}{README_END}", text))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--csv", required=True)
@@ -128,7 +119,7 @@ def main() -> None:
     Path(args.md).write_text(block)
     plot(table, args.png)
     if args.readme:
-        update_readme(args.readme, block)
+        replace_block(args.readme, "ablation", block)
     print(block)
 
 

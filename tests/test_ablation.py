@@ -50,13 +50,16 @@ def test_scale_line_names_the_shared_settings_and_the_varying_epochs():
 
 
 def test_readme_block_is_replaced_between_markers_and_missing_markers_fail(tmp_path):
+    from storylab.markdown_blocks import markers, replace_block
+
+    start, end = markers("ablation")
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{ablation.README_START}\nold\n{ablation.README_END}\noutro\n")
-    ablation.update_readme(str(readme), "new table\n")
-    assert readme.read_text() == f"intro\n{ablation.README_START}\nnew table\n{ablation.README_END}\noutro\n"
+    readme.write_text(f"intro\n{start}\nold\n{end}\noutro\n")
+    replace_block(readme, "ablation", "new table\n")
+    assert readme.read_text() == f"intro\n{start}\nnew table\n{end}\noutro\n"
     readme.write_text("no markers\n")
     with pytest.raises(StorylabError, match="markers"):
-        ablation.update_readme(str(readme), "x")
+        replace_block(readme, "ablation", "x")
 
 
 def test_the_current_column_names_are_read_first():
