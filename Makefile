@@ -57,7 +57,7 @@ readme: $(STAMP) ## write the results table into README.md (between its results 
 	$(PY) scripts/results.py --metrics_dir metrics --readme README.md
 
 exps: $(STAMP) ## the experiments side by side: the params they changed and the headlines (dvc exp show)
-	$(DVC) exp show --no-pager --only-changed --drop 'Created|State|Executor' --md
+	$(DVC) exp show --no-pager --only-changed --md --drop 'Created|State|Executor|storylab|scripts|configs|data|models|requirements'
 
 repro: all ## alias of all
 
