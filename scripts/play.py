@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from storylab.cli import stage_parser, stage_params
+from storylab.config.schema import MAX_TOKENS
 from storylab.errors import StorylabError, run
 
 
@@ -61,7 +62,7 @@ def main() -> str:
     args = parser.parse_args()
     if args.temperature < 0 or not 0 < args.top_p <= 1:
         raise StorylabError("play.py: --temperature must be >= 0 and --top_p in (0, 1]")
-    if args.max_new_tokens is not None and not 1 <= args.max_new_tokens <= 131_072:
+    if args.max_new_tokens is not None and not 1 <= args.max_new_tokens <= MAX_TOKENS:
         raise StorylabError(f"play.py: --max_new_tokens {args.max_new_tokens}: give a count of at least 1 (default: "
                             "the task's eval.max_new_tokens)")
     if not Path(args.model_dir).exists():
