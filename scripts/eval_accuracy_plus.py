@@ -1,6 +1,6 @@
 """Score a model's answers, or any predictions file, with the task's scorer (the one its GRPO reward calls).
 
-Pipeline: greedy, batched generation on each of the task's splits (at most eval.max_per_split records each),
+Pipeline: greedy, batched generation on each of the task's splits (eval.splits; at most eval.max_per_split each),
 plus eval.num_samples samples per held-out question for pass@k:
     python scripts/eval_accuracy_plus.py --task story_qa --model_dir models/story_qa/sft --name sft \
         --data_dir data/story_qa/qa --pred_dir data/story_qa/predictions/sft --out metrics/story_qa/eval/sft.json
@@ -52,6 +52,17 @@ def sampled_metrics(task, records: list[dict], samples: list[list[dict]], resamp
             "sampled_correct": mean_ci([c / k for c in correct], resamples, seed)}
 
 
+def scored_splits(task, ev) -> list[str]:
+    """eval.splits in the task's order ([]: all of them); an unknown split or one without the held-out split is a
+    bad param, found before the model loads."""
+    unknown = [split for split in ev.splits if split not in task.splits]
+    if unknown:
+        raise StorylabError(f"eval.splits: {unknown[0]!r} is not a split of {task.name} ({', '.join(task.splits)})")
+    if ev.splits and task.heldout_split not in ev.splits:
+        raise StorylabError(f"eval.splits: {ev.splits} leaves out the held-out split {task.heldout_split!r}; add it")
+    return [split for split in task.splits if not ev.splits or split in ev.splits]
+
+
 def evaluate(task, params, model_dir: str, data_dir: str, pred_dir: str) -> dict:
     from storylab.generation import check_fits, completion_logprobs, generate_completions
     from storylab.modeling import load_pretrained
@@ -65,11 +76,11 @@ def evaluate(task, params, model_dir: str, data_dir: str, pred_dir: str) -> dict
         texts = [format_completion(c, params.model.prompt_format) for c in completions]
         return completion_logprobs(model, tokenizer, prompts, texts, max(1, ev.batch_size // 4))
 
-    splits = {split: task.load(split, data_dir)[:ev.max_per_split or None] for split in task.splits}
+    splits = {split: task.load(split, data_dir)[:ev.max_per_split or None] for split in scored_splits(task, ev)}
     prompts_of = {split: prompts_for(tokenizer, records, params.model) for split, records in splits.items()}
     check_fits(model, tokenizer, [p for prompts in prompts_of.values() for p in prompts], ev.max_new_tokens,
                "eval.max_new_tokens")
-    result = {"splits": list(task.splits)}
+    result = {"splits": list(splits)}
     for split, records in splits.items():
         prompts = prompts_of[split]
         predictions = prediction_records(records, generate_completions(model, tokenizer, prompts, ev.batch_size,
@@ -94,6 +105,7 @@ def pipeline(args, task, params) -> str:
     out = args.out or f"metrics/{task.name}/eval/{name}.json"
     pred_dir = args.pred_dir or f"data/{task.name}/predictions/{name}"
     check_outputs(dirs=[pred_dir], files=[out])
+    scored_splits(task, params.eval)
     scores = evaluate(task, params, args.model_dir, data_dir, pred_dir)
     # Self-describing: how the model was trained (its recipe) and how it was asked (the eval format).
     write_json(out, {"metric_version": task.metric_version, "task": task.name, "model": name,

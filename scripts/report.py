@@ -50,11 +50,11 @@ def numbers(task, evals: list[dict], differences: dict[str, dict]) -> dict:
         held = result[task.heldout_split]["all"][task.primary_metric]
         found[name] = {task.heldout_split: round(held["mean"], 4)}
         if name == "sft":
-            found[name].update(ci_low=round(held["ci_low"], 4), ci_high=round(held["ci_high"], 4),
-                               train=round(result["train"]["all"][task.primary_metric]["mean"], 4))
+            found[name].update(ci_low=round(held["ci_low"], 4), ci_high=round(held["ci_high"], 4))
+            if "train" in result["splits"]:  # eval.splits may score the held-out split alone
+                found[name]["train"] = round(result["train"]["all"][task.primary_metric]["mean"], 4)
     for pair, diff in differences.items():
-        if pair.startswith("rl:"):  # what RL bought, against SFT and against the control
-            found[pair.replace(":", "_minus_")] = {key: round(value, 4) for key, value in diff.items()}
+        found[pair.replace(":", "_minus_")] = {key: round(value, 4) for key, value in diff.items()}
     return found
 
 
@@ -100,7 +100,7 @@ def main() -> str:
     parser.add_argument("--pred_dir", required=True, help="holds <model>/<held-out split>.jsonl for each model")
     parser.add_argument("--out_dir", required=True)
     parser.add_argument("--paired", nargs="*", default=[], metavar="AFTER:BEFORE",
-                        help="paired bootstrap of the held-out check, AFTER minus BEFORE, for each pair of evaluated "
+                        help="(space- or comma-separated) paired bootstrap of the held-out check, AFTER minus BEFORE, for each pair of evaluated "
                              "models (a pair naming a model that was not evaluated is skipped)")
     parser.add_argument("--headline", help="write the task's headline metrics (a dozen numbers) here")
     parser.add_argument("--seeds", help="the task's seeds.csv from `make seeds` (a header alone: not run yet)")
@@ -109,7 +109,7 @@ def main() -> str:
     check_outputs(dirs=[args.out_dir], files=[args.headline] if args.headline else [])
     evals = read_evals(args.metrics, task)
     names = [result["model"] for result in evals]
-    pairs = [pair.split(":") for pair in args.paired]
+    pairs = [pair.split(":") for arg in args.paired for pair in arg.split(",") if pair]  # a:b c:d, or a:b,c:d
     if any(len(pair) != 2 or not all(pair) for pair in pairs):
         raise StorylabError(f"--paired {' '.join(args.paired)}: expected AFTER:BEFORE pairs of evaluated models "
                             f"({', '.join(names)})")
@@ -137,7 +137,8 @@ def main() -> str:
                 headline_table(test, params.report.pass_threshold).to_markdown(index=False),
                 *task.report_sections(evals, predictions)]
     lines = [f"{pair.replace(':', ' minus ')}, held-out {task.primary_metric}: {d['difference']:+.3f} (95% paired "
-             f"bootstrap CI [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}])." for pair, d in differences.items()]
+             f"bootstrap CI [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]); {d['better']} questions better, {d['worse']} "
+             f"worse, {d['same']} the same." for pair, d in differences.items()]
     lines += rl_lines(evals)
     if lines:
         sections += ["## Reinforcement learning, preference optimisation and the control", "\n".join(lines)

@@ -1,20 +1,37 @@
 """One table of every task's results, from the reports the pipeline wrote (metrics/<task>/report/numbers.json):
 the SFT model's held-out score with its 95% CI, and what RL bought against SFT and against the control (paired
-bootstrap CIs). `make results` prints it; `make all` ends with it.
+bootstrap CIs). `make results` prints it; `make all` ends with it. With --pretrained, the pretrained pipeline's
+tables instead (metrics/pretrained/<data>/: every evaluation with its recipe, the paired differences, and the tiny
+model's held-out score on the same task beside them); `make pretrained` ends with them.
 
-    python scripts/results.py [--metrics_dir metrics] [--readme README.md]
+    python scripts/results.py [--metrics_dir metrics] [--pretrained] [--readme README.md]
 
 --readme writes the table between the document's `<!-- results:start -->` and `<!-- results:end -->` markers
-(`make readme`), so the README's numbers are the committed metrics'.
+(`make readme`), so the README's numbers are the committed metrics'. With --pretrained it writes the short form
+into `<!-- pretrained:... -->` markers (README.md) and the full tables into `<!-- pretrained-tables:... -->` ones
+(docs/results.md).
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from storylab.config.loader import overlaid, read_yaml
 from storylab.errors import StorylabError, run
 from storylab.io import read_json
 from storylab.markdown_blocks import replace_block
+
+OVERLAY = Path("configs/pretrained.yaml")
+# Beside each task's held-out score: (column, subset of the held-out split, metric); "unseen:" reads that split.
+EXTRAS = {
+    "instruct": [("EM short", "short", "exact_match"), ("token F1", "all", "token_f1"), ("ROUGE-L", "all", "rouge_l")],
+    "word_math": [("no ####", "all", "no_marker"), ("shows working", "all", "shows_working")],
+    "story_qa": [("token F1", "all", "token_f1"), ("EM, people in no story", "unseen:all", "exact_match")],
+    "spec_story": [("horror style", "all", "style"), ("repeated 4-grams", "all", "repeated_4gram"),
+                   ("reference perplexity", "reference_ppl", "perplexity"), ("words", "all", "words")],
+    "tag_story": [("tag coverage", "all", "coverage"), ("repeated 4-grams", "all", "repeated_4gram"),
+                  ("reference perplexity", "reference_ppl", "perplexity"), ("words", "all", "words")],
+}
 
 
 def cell(block: dict | None, value: str = "difference") -> str:
@@ -35,11 +52,130 @@ def table(metrics_dir: Path) -> list[str]:
     return rows
 
 
+def value(result: dict, where: str, metric: str, split: str = "test") -> float | None:
+    split, _, subset = where.rpartition(":") if ":" in where else (split, "", where)
+    block = result.get(split, {}).get(subset, {}).get(metric)
+    return block["mean"] if isinstance(block, dict) else block
+
+
+def score_cell(result: dict, metric: str) -> str:
+    held = result["test"]["all"][metric]
+    return f"{held['mean']:.3f} [{held['ci_low']:.3f}, {held['ci_high']:.3f}]"
+
+
+def extra_cells(result: dict, task: str) -> list[str]:
+    found = [value(result, where, metric) for _, where, metric in EXTRAS.get(task, [])]
+    return ["-" if number is None else f"{number:.3f}" if number < 10 else f"{number:.0f}" for number in found]
+
+
+def pretrained_tables(metrics_dir: Path, params: dict) -> list[str]:
+    """Per dataset of the pretrained pipeline: each evaluation (model, adapter, train recipe, eval format, steps,
+    examples, held-out score with CI, the task's other numbers), the tiny model's SFT score on the same task
+    (make all) below it, and the paired differences with how many questions got better, worse, stayed the same."""
+    lora, variants = params["model"]["lora"], params["variants"]
+    adapter = f"LoRA r{lora['r']} {lora['target_modules']}" if lora["enabled"] else "full"
+    lines = []
+    for folder in sorted(path for path in (metrics_dir / "pretrained").iterdir() if (path / "eval").is_dir()):
+        evals = [read_json(path) for path in sorted((folder / "eval").glob("*.json"))]
+        if not evals:
+            continue
+        task = evals[0]["task"]
+        metric = read_json(folder / "report/numbers.json")["metric"] if (folder / "report/numbers.json").is_file() else None
+        metric = metric or next(iter(evals[0]["test"]["all"].keys() - {"count"}))
+        batch = {**params["train_sft"], **(params["tasks"][task].get("train_sft") or {})}["per_device_train_batch_size"]
+        extras = [name for name, _, _ in EXTRAS.get(task, [])]
+        lines += [f"**{folder.name}** ({task}; {evals[0]['test']['all']['count']} held-out, "
+                  f"`metrics/pretrained/{folder.name}/`)", "",
+                  "| model | weights | trained | asked | steps | examples | " + " | ".join([metric, *extras]) + " |",
+                  "|---" * (7 + len(extras)) + "|"]
+        for result in evals:
+            sft = next((stage for stage in result["recipe"] if stage["stage"] == "sft"), None)
+            trained = f"{sft['train_format']}, loss on {sft['qa_loss']}" if sft else "untuned"
+            steps = sft["steps"] if sft else 0
+            lines.append(f"| {result['model']} | SmolLM2-135M-Instruct{' + ' + adapter if sft else ''} | {trained} | "
+                         f"{result['eval_format']} | {steps} | {steps * batch} | {score_cell(result, metric)} | "
+                         + " | ".join(extra_cells(result, task)) + " |")
+        tiny = metrics_dir / task / "eval" / "sft.json"
+        if tiny.is_file() and folder.name == task:
+            result = read_json(tiny)
+            steps = result["recipe"][0]["steps"]
+            lines.append(f"| tiny (make all, {result['test']['all']['count']} held-out) | from scratch, full | "
+                         f"{result['recipe'][0]['train_format']} | {result['eval_format']} | {steps} | - | "
+                         f"{score_cell(result, metric)} | " + " | ".join(extra_cells(result, task)) + " |")
+        numbers = read_json(folder / "report/numbers.json") if (folder / "report/numbers.json").is_file() else {}
+        pairs = [pair for pair in filter(None, variants["scale"][folder.name].get("paired", "").split(","))]
+        lines.append("")
+        for pair in pairs:
+            found = numbers.get(pair.replace(":", "_minus_"))
+            if found:
+                lines.append(f"- {pair.replace(':', ' minus ')}: {found['difference']:+.3f} [{found['ci_low']:+.3f}, "
+                             f"{found['ci_high']:+.3f}] (paired bootstrap); {found['better']} better, {found['worse']} "
+                             f"worse, {found['same']} the same")
+        lines.append("")
+    return lines
+
+
+def pretrained_summary(metrics_dir: Path, params: dict) -> list[str]:
+    """The README's short form: per compared pair of each dataset (tuned after untuned), both held-out scores, the
+    paired difference and the tiny model's score; then every model asked in both prompt formats (the chat-template
+    matrix), one row per model."""
+    rows = ["| data | metric | before | after | before [95% CI] | after [95% CI] | after - before [paired CI] | "
+            "better / worse / same | tiny model (make all) |", "|---" * 9 + "|"]
+    matrix = []
+    for folder in sorted(path for path in (metrics_dir / "pretrained").iterdir() if (path / "report/numbers.json").is_file()):
+        numbers = read_json(folder / "report/numbers.json")
+        evals = {path.stem: read_json(path) for path in sorted((folder / "eval").glob("*.json"))}
+        metric = numbers["metric"]
+        task = next(iter(evals.values()))["task"]
+        tiny = metrics_dir / task / "eval" / "sft.json"
+        tiny_cell = score_cell(read_json(tiny), metric) if tiny.is_file() and folder.name == task else "-"
+        for pair in filter(None, params["variants"]["scale"][folder.name].get("paired", "").split(",")):
+            after, before = pair.split(":")
+            found = numbers.get(pair.replace(":", "_minus_"))
+            if found and after in evals and before in evals:
+                rows.append(f"| {folder.name} | {metric} | {before} | {after} | {score_cell(evals[before], metric)} | "
+                            f"{score_cell(evals[after], metric)} | {found['difference']:+.3f} [{found['ci_low']:+.3f}, "
+                            f"{found['ci_high']:+.3f}] | {found['better']} / {found['worse']} / {found['same']} | {tiny_cell} |")
+        by_model: dict[str, dict[str, dict]] = {}
+        for result in evals.values():
+            by_model.setdefault(result["model_dir"], {})[result["eval_format"]] = result
+        both = {model: cells for model, cells in by_model.items() if {"chat", "plain"} <= set(cells)}
+        if both:
+            matrix += [f"**{folder.name}: the chat-template matrix** ({metric}, held-out [95% CI]; rows: how the model "
+                       "was trained, columns: how it was asked)", "",
+                       "| model | trained | asked with the chat template | asked in plain text |", "|---|---|---|---|"]
+            for model, cells in both.items():
+                sft = next((stage for stage in cells["chat"]["recipe"] if stage["stage"] == "sft"), None)
+                trained = f"LoRA SFT, {sft['train_format']}, loss on {sft['qa_loss']}, {sft['steps']} steps" if sft else "untuned"
+                matrix.append(f"| {Path(model).name} | {trained} | {score_cell(cells['chat'], metric)} | "
+                              f"{score_cell(cells['plain'], metric)} |")
+            matrix.append("")
+    return rows + [""] + matrix if len(rows) > 2 else []
+
+
 def main() -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--metrics_dir", default="metrics")
     parser.add_argument("--readme", help="a markdown file with results markers to write the table into")
+    parser.add_argument("--pretrained", action="store_true",
+                        help="the pretrained pipeline's tables (metrics/pretrained/), with configs/pretrained.yaml")
     args = parser.parse_args()
+    if args.pretrained:
+        params = overlaid(read_yaml(Path("params.yaml")), read_yaml(OVERLAY))
+        blocks = {"pretrained": pretrained_summary(Path(args.metrics_dir), params),
+                  "pretrained-tables": pretrained_tables(Path(args.metrics_dir), params)}
+        if not blocks["pretrained-tables"]:
+            raise StorylabError(f"{args.metrics_dir}/pretrained: no evaluation yet; run make pretrained")
+        print("\n".join(blocks["pretrained"] or blocks["pretrained-tables"]))
+        if args.readme:
+            text = Path(args.readme).read_text(encoding="utf-8")
+            names = [name for name in blocks if f"<!-- {name}:start -->" in text]
+            if not names:
+                raise StorylabError(f"{args.readme} has no <!-- pretrained:start --> or <!-- pretrained-tables:start --> "
+                                    "markers; add them where the tables go")
+            for name in names:
+                replace_block(args.readme, name, "\n".join(blocks[name]))
+        return None
     rows = table(Path(args.metrics_dir))
     if len(rows) == 2:
         raise StorylabError(f"{args.metrics_dir}: no report yet (*/report/numbers.json); run make all (or make demo)")

@@ -28,7 +28,7 @@ from storylab.cli import stage_parser, stage_params
 from storylab.errors import StorylabError, run
 from storylab.generation import check_fits
 from storylab.io import check_outputs, read_json, read_recipe, write_json
-from storylab.modeling import initial_model, load_pretrained
+from storylab.modeling import initial_model, is_adapter, load_pretrained, lora_config
 from storylab.prompts import format_completion, format_prompt, prompts_for
 from storylab.training import (CHECKPOINT_FILES, TRAINER_CHECKPOINT, StorylabSFTTrainer, checkpoint_dir, checkpoint_settings,
                                callbacks, finish_checkpoints, process_state, resume_point,
@@ -79,7 +79,10 @@ def train_grpo(task, params, args):
     check_fits(model, tokenizer, prompts, grpo.max_completion_length, "train_rl.grpo.max_completion_length")
     dataset = Dataset.from_list([{"prompt": p, **task.reward_columns(r)} for p, r in zip(prompts, records)])
     resume = resume_point(args.out_dir, run_fingerprint(params, [args.sft_dir, args.data_dir]))
+    # From a LoRA SFT model its adapter trains on; from a plain model (a pretrained instruct model, as the original
+    # experiment ran GRPO) with model.lora enabled, TRL adds a fresh adapter (DPO below does the same).
     trainer = with_progress(GRPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
+                                        peft_config=None if is_adapter(model) else lora_config(params.model),
                                         reward_funcs=[task.reward(name, params.score) for name in grpo.rewards],
                                         callbacks=callbacks(args.live_dir, resume=bool(resume))))
     trainer.train(resume_from_checkpoint=resume)
@@ -126,6 +129,7 @@ def train_dpo(task, params, args):
     # No ref_model: TRL keeps a frozen copy of the starting (SFT) model, or disables the LoRA adapter.
     trainer = with_progress(DPOTrainer(model=model, args=config, train_dataset=train, eval_dataset=heldout[kinds[0]],
                                        processing_class=tokenizer,
+                                       peft_config=None if is_adapter(model) else lora_config(params.model),
                                        callbacks=callbacks(args.live_dir, resume=bool(resume))))
     trainer.train(resume_from_checkpoint=resume)
     summary = {"heldout_pairs": len(pairs["test"])}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from storylab.config.loader import load_file, load_params
+from storylab.config.loader import load_file, load_params, source_name
 from storylab.config.variants import variant_overrides
 from storylab.errors import StorylabError
 
@@ -20,6 +20,8 @@ def stage_parser(doc: str) -> OneLineParser:
     """--params, --task, --variant and --set, the same in every stage script."""
     parser = OneLineParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
+    parser.add_argument("--overlay", metavar="FILE",
+                        help="a partial params file merged over --params (configs/pretrained.yaml: make pretrained)")
     parser.add_argument("--task", default="story_qa", help="a registered task (storylab/tasks/registry.py)")
     parser.add_argument("--variant", metavar="KIND.NAME",
                         help="apply a recipe of the params' variants section: scale.TASK, sft.NAME, rl.NAME, eval.NAME")
@@ -34,6 +36,7 @@ def stage_params(args, *sections: str):
     from storylab.tasks import get_task
 
     task = get_task(args.task)
-    data = load_file(args.params)
-    overrides = variant_overrides(data, args.params, args.variant, args.task) if args.variant else []
-    return task, load_params(args.params, args.task, sections, overrides + list(args.overrides))
+    data = load_file(args.params, args.overlay)
+    source = source_name(args.params, args.overlay)
+    overrides = variant_overrides(data, source, args.variant, args.task) if args.variant else []
+    return task, load_params(args.params, args.task, sections, overrides + list(args.overrides), args.overlay)

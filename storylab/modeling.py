@@ -97,6 +97,13 @@ def load_pretrained(name_or_path: str, params: ModelParams, trainable_adapter: b
     return model, tokenizer
 
 
+def is_adapter(model) -> bool:
+    """A PEFT model (base + LoRA adapter), as load_pretrained returns for a LoRA output dir."""
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
+
+
 def lora_config(params: ModelParams):
     """PEFT LoraConfig for the trainers' `peft_config`, or None for full fine-tuning."""
     if not params.lora.enabled:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storylab.config.loader import REPO_ROOT, merge, read_yaml
+from storylab.config.loader import REPO_ROOT, overlaid, read_yaml
 from storylab.errors import StorylabError
 
 TINY = REPO_ROOT / "configs" / "tiny.yaml"
@@ -15,10 +15,7 @@ RECIPE_KINDS = ("sft", "rl", "eval")
 def tiny_params(params: dict, only: tuple[str, ...] | None = None, tiny: Path = TINY) -> dict:
     """`params` (a params.yaml mapping) with the tiny overlay merged in key by key; its `variants` replace the
     file's (a few recipes instead of the full list)."""
-    overlay = read_yaml(tiny)
-    result = merge(params, {key: value for key, value in overlay.items() if key != "variants"})
-    if "variants" in overlay:
-        result["variants"] = overlay["variants"]
+    result = overlaid(params, read_yaml(tiny))
     if only is None:
         return result
     unknown = [task for task in only if task not in result.get("tasks", {})]

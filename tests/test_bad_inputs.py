@@ -29,6 +29,13 @@ def set_key(dotted: str, value):
     return change
 
 
+def changes(*steps):
+    def change(params):
+        for step in steps:
+            step(params)
+    return change
+
+
 def validate(path: Path) -> list[str]:
     return ["-m", "storylab.config", str(path)]
 
@@ -243,6 +250,34 @@ CASES = [
     ("data-out-dir-read-only", lambda t, m: script("build_qa.py", "--raw_dir", t, "--out_dir", "/proc/storylab-qa",
                                                    "--metrics", t / "q.json"),
      "/proc/storylab-qa: cannot write in /proc"),
+    # --- the pretrained pipeline's recipes (configs/pretrained.yaml) and eval.splits ------------------------------
+    ("params-eval-split-unknown", lambda t, m: script(
+        "eval_accuracy_plus.py", "--params", params_with(t, set_key("eval.splits", ["test", "dev"])), "--task",
+        "word_math", "--model_dir", m / "good", "--data_dir", m / "qa", "--out", t / "e.json"),
+     "eval.splits: 'dev' is not a split of word_math (train, validation, test)"),
+    ("params-eval-splits-without-heldout", lambda t, m: script(
+        "eval_accuracy_plus.py", "--params", params_with(t, set_key("eval.splits", ["train"])), "--task", "word_math",
+        "--model_dir", m / "good", "--data_dir", m / "qa", "--out", t / "e.json"),
+     "eval.splits: ['train'] leaves out the held-out split 'test'; add it"),
+    ("params-variant-scale-task-unknown", lambda t, m: validate(params_with(
+        t, set_key("variants.scale.naive", {"task": "poetry", "generate_stories": {}, "base_sft_steps": 1,
+                                            "rl_steps": 1}))),
+     "variants.scale.naive.task: 'poetry' is not a task of the tasks section"),
+    ("params-variant-data-unknown", lambda t, m: validate(params_with(t, set_key("variants.sft.sft.data", "naive"))),
+     "variants: sft.sft.data: 'naive' has no scale entry (story_qa)"),
+    ("params-variant-data-of-another-task", lambda t, m: validate(params_with(t, changes(
+        set_key("variants.scale.naive", {"task": "word_math", "generate_stories": {}, "base_sft_steps": 1, "rl_steps": 1}),
+        set_key("variants.sft.sft.data", "naive")))),
+     "variants: sft.sft.task: 'story_qa', but its scale 'naive' is data of 'word_math'"),
+    ("params-variant-paired-unknown", lambda t, m: validate(params_with(
+        t, set_key("variants.scale.story_qa.paired", "sft:base,sft:nothing"))),
+     "variants: scale.story_qa.paired: 'sft:nothing': 'nothing' is not an eval of this scale"),
+    ("params-variant-set-not-dotted", lambda t, m: validate(params_with(t, set_key("variants.sft.sft.set", {"mix_qa": False}))),
+     "variants: sft.sft.set.mix_qa: expected a dotted section.key"),
+    ("params-overlay-missing", lambda t, m: script(
+        "build_qa.py", "--overlay", t / "none.yaml", "--raw_dir", m / "raw", "--out_dir", t / "qa", "--metrics",
+        t / "b.json"),
+     "none.yaml: params file not found"),
     # --- GGUF import --------------------------------------------------------------------------------------------
     ("model-gguf-package-missing", lambda t, m: script("import_model.py", "--source", "no_such_pkg:model.gguf",
                                                        "--out_dir", t / "imported"),

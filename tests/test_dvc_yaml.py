@@ -1,4 +1,4 @@
-"""dvc.yaml and variants/dvc.yaml tell the truth: each stage declares the package code its script and its task
+"""dvc.yaml, variants/dvc.yaml and pretrained/dvc.yaml tell the truth: each stage declares the package code its script and its task
 import (and no other task's folder), its task's registry line, exactly the params sections the script reads, and
 every path the script gets comes through its cmd. The stages are read through DVC itself, so foreach / matrix
 items and ${...} are resolved as `dvc repro` sees them."""
@@ -11,6 +11,7 @@ from dvc.dependency.param import ParamsDependency
 from dvc.repo import Repo
 
 from conftest import REPO
+from storylab.config.loader import read_yaml
 from storylab.config.schema import SHARED_SECTIONS
 from storylab.tasks import registered
 
@@ -88,11 +89,13 @@ def test_the_import_stage_declares_what_it_imports():
     assert "requirements.lock" in deps and stage["params"] == {}
 
 
-def test_both_pipelines_are_read():
+def test_every_pipeline_is_read():
     for task in registered():
         assert f"train_sft@{task}" in STAGES and f"eval_accuracy_plus@{task}-sft" in STAGES
     assert "variants/dvc.yaml:train_sft@sft-overfit" in STAGES
     assert "variants/dvc.yaml:eval_accuracy_plus@math-plain-sftrl-chat-eval" in STAGES
+    assert "pretrained/dvc.yaml:train_sft@qa-naive-sft" in STAGES
+    assert "pretrained/dvc.yaml:eval_accuracy_plus@math-plain-sft-answer-chat-eval" in STAGES
 
 
 @pytest.mark.parametrize("name", TASK_STAGES)
@@ -114,31 +117,57 @@ def test_stage_declares_its_code_and_only_its_task(name):
     assert stage["params"]["storylab/tasks/registry.py"] == [f"TASKS.{task}"]
 
 
+def dotted_in(tree: dict, dotted: str) -> bool:
+    for key in dotted.split("."):
+        if not isinstance(tree, dict) or key not in tree:
+            return False
+        tree = tree[key]
+    return True
+
+
+OVERLAY = "configs/pretrained.yaml"
+
+
 @pytest.mark.parametrize("name", TASK_STAGES)
 def test_stage_declares_exactly_the_params_its_script_reads(name):
+    """From params.yaml, the sections the script reads; from the overlay a pretrained stage merges over it
+    (--overlay), those of them the overlay sets. The recipe keys come from the file that holds the recipes."""
     stage, task = STAGES[name], task_of(STAGES[name])
     script = re.search(r"(scripts/\w+\.py)", stage["cmd"]).group(1)
     call = re.search(r"stage_params\(args, ([^)]*)\)", (REPO / script).read_text()).group(1)
     sections = re.findall(r'"(\w+)"', call)
     expected = {f"tasks.{task}.{section}" for section in sections}
     expected |= {section for section in sections if section in SHARED_SECTIONS}
-    declared = set(stage["params"]["params.yaml"])
-    variant = {key for key in declared if key.startswith("variants.")}
-    assert declared - variant == expected, f"{name}: script reads {sorted(expected)}"
+    overlay = f"--overlay {OVERLAY}" in stage["cmd"]
+    recipes_file = OVERLAY if overlay else "params.yaml"
+    variant = {key for key in stage["params"].get(recipes_file, []) if key.startswith("variants.")}
+    assert set(stage["params"]["params.yaml"]) - variant == expected, f"{name}: script reads {sorted(expected)}"
+    if overlay:
+        assert not {key for key in stage["params"]["params.yaml"] if key.startswith("variants.")}
+        present = {key for key in expected if dotted_in(read_yaml(REPO / OVERLAY), key)}
+        assert set(stage["params"][OVERLAY]) - variant == present, f"{name}: {OVERLAY} sets {sorted(present)}"
     match = re.search(r"--variant (\S+)", stage["cmd"])
-    assert bool(variant) == bool(match)
+    paired = "--paired" in stage["cmd"] and overlay
+    assert bool(variant) == bool(match or paired)
+    data = re.search(r"data/(?:variants|pretrained)/([\w-]+)/", stage["cmd"])
+    scale = data.group(1) if data else task
     if match:  # the recipe: the stage depends on its own entries of the variants section, not on the others'
         kind, recipe = match.group(1).split(".")
-        assert all(key.startswith((f"variants.scale.{task}.", f"variants.{kind}.{recipe}")) for key in variant)
+        assert all(key.startswith((f"variants.scale.{scale}.", f"variants.{kind}.{recipe}")) for key in variant)
+    elif paired:  # the report's pairs
+        assert variant == {f"variants.scale.{scale}.paired"}
 
 
 @pytest.mark.parametrize("name", list(STAGES))
 def test_every_declared_path_comes_through_cmd(name):
-    """Each out and data dep is named in cmd, or lies directly in a directory that cmd names (--out_dir)."""
+    """Each out and data dep is named in cmd, or lies directly in a directory that cmd names (--out_dir), or is
+    the model the declared params name."""
     stage = STAGES[name]
     args = stage["cmd"].split()
+    # The model a pretrained stage starts from comes through the overlay it declares (model.name_or_path).
+    model = read_yaml(REPO / OVERLAY)["model"]["name_or_path"] if f"--overlay {OVERLAY}" in stage["cmd"] else None
     for path in stage["outs"] + stage["deps"]:
-        if path.startswith(("scripts/", "storylab/")) or path == "requirements.lock":  # code and environment
+        if path.startswith(("scripts/", "storylab/")) or path in ("requirements.lock", model):  # code, environment
             continue
         assert path in args or path.rsplit("/", 1)[0] in args, f"{name}: {path} is not passed through cmd"
 

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from storylab.config.loader import merge, read_yaml, validate_data
+from storylab.config.loader import merge, overlaid, read_yaml, validate_data
 from storylab.config.presets import PRESETS, preset_flags
 from storylab.errors import StorylabError
 
@@ -25,17 +25,29 @@ def apply_flags(params: dict, flags: list[str]) -> dict:
 
 
 def test_the_gpu_presets_ship():
-    assert {"gpu_lora", "gpu_qlora"} <= set(NAMES)
+    assert {"gpu_lora", "gpu_qlora", "pretrained_gpu"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_preset_flags_reproduce_the_merged_params(name, monkeypatch):
+    """A preset's -S flags give the merged file: params.yaml, or for a pretrained_* preset the pipeline's overlay
+    (flags `-S configs/pretrained.yaml:++key=value`, after the pipeline to run)."""
     monkeypatch.chdir(REPO)
     flags = preset_flags(name)
-    assert flags[::2] == ["-S"] * (len(flags) // 2)
     params = read_yaml(REPO / "params.yaml")
-    merged = merge(params, read_yaml(REPO / PRESETS / f"{name}.yaml"))
-    assert apply_flags(params, flags) == merged
+    preset = read_yaml(REPO / PRESETS / f"{name}.yaml")
+    if name.startswith("pretrained_"):
+        assert flags[0] == "pretrained/dvc.yaml"
+        flags = flags[1:]
+        assert all(flag.startswith("configs/pretrained.yaml:++") for flag in flags[1::2])
+        flags = [flag.removeprefix("configs/pretrained.yaml:") for flag in flags]
+        target = read_yaml(REPO / "configs/pretrained.yaml")
+        merged = overlaid(params, merge(target, preset))
+    else:
+        target = params
+        merged = merge(params, preset)
+    assert flags[::2] == ["-S"] * (len(flags) // 2)
+    assert apply_flags(target, flags) == merge(target, preset)
     validate_data(merged, name, check_models=False)  # the hub models are checked on the GPU machine that runs it
 
 

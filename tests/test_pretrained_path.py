@@ -69,3 +69,20 @@ def test_dpo_trains_against_the_frozen_start_and_scores_heldout_pairs(data_dir, 
     trained, _ = load_pretrained(str(tmp_path / "dpo"), model_params)
     assert any(not torch.equal(a, b) for a, b in zip(start.state_dict().values(), trained.state_dict().values()))
     assert (tmp_path / "live/plots/metrics/rewards/margins.tsv").is_file()
+    # model.lora on: TRL added an adapter to the plain start, and only the adapter was saved
+    assert (tmp_path / "dpo/adapter_config.json").is_file() == lora
+
+
+def test_grpo_from_a_plain_pretrained_model_trains_a_lora_adapter(data_dir, local_model, tmp_path):
+    """The original matrix ran GRPO on the untuned instruct model: with model.lora on, TRL adds the adapter."""
+    params = tiny_params(model={"name_or_path": str(local_model),
+                                "lora": {"enabled": True, "r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}})
+    params_path = tmp_path / "params.yaml"
+    params_path.write_text(yaml.safe_dump(params))
+    run_stage_here("train_rl.py", "--params", str(params_path), "--sft_dir", str(local_model), "--data_dir",
+                   str(data_dir / "qa"), "--out_dir", str(tmp_path / "grpo"), "--live_dir", str(tmp_path / "live"),
+                   "--metrics", str(tmp_path / "grpo.json"))
+    adapter = json.loads((tmp_path / "grpo/adapter_config.json").read_text())
+    assert adapter["r"] == 4 and set(adapter["target_modules"]) == {"q_proj", "v_proj"}
+    result = json.loads((tmp_path / "grpo.json").read_text())
+    assert result["method"] == "grpo" and len(result["frac_reward_zero_std_over_steps"]) >= 1

@@ -49,8 +49,13 @@ def test_full_dag_runs_every_task_offline_and_writes_versioned_metrics(repo):
                      "eval_template_scatter.png", "summary.md"):
             assert (root / f"metrics/{task}/report/{name}").stat().st_size > 0
         numbers = json.loads((root / f"metrics/{task}/report/numbers.json").read_text())
-        pairs = {f"rl_minus_{other}" for other in ("sft", "control") if {"rl", other} <= set(MODELS[task])}
+        pairs = {f"{after}_minus_{before}" for after, before in (("rl", "sft"), ("control", "sft"), ("rl", "control"))
+                 if {after, before} <= set(MODELS[task])}
         assert set(numbers) == {"metric_version", "metric", *MODELS[task], *pairs}
+        for pair in pairs:  # the paired difference, and how many held-out questions moved each way
+            found = numbers[pair]
+            assert found["better"] + found["worse"] + found["same"] == metrics["test"]["all"]["count"]
+            assert found["ci_low"] <= found["difference"] <= found["ci_high"]
         headline = json.loads((root / f"metrics/{task}/headline.json").read_text())
         differences = {key for key, pair in (("rl-sft", "rl_minus_sft"), ("rl-ctrl", "rl_minus_control")) if pair in pairs}
         assert set(headline) == {"version", "score", "ci_low", "ci_high", "train", *differences}

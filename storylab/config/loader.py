@@ -4,7 +4,9 @@ Layout: the shared sections (model, train_sft, train_rl, eval, report) at the to
 `tasks.<name>` holds the task's own sections (generate_stories, build_qa, score: the task's schema) and an
 override mapping for each shared section (`{}` keeps the defaults). A task's effective section is the default
 with the override merged in, key by key. `--set section.key=value` (a stage flag) and variant recipes write into
-the task's override, so they win over both.
+the task's override, so they win over both. An overlay (`--overlay configs/pretrained.yaml`) is a partial params
+file merged over the whole one before anything is read: a second pipeline's scales and recipes without a copy of
+the file.
 """
 from __future__ import annotations
 
@@ -89,6 +91,15 @@ def merge(base: dict, override: dict) -> dict:
     for key, value in override.items():
         result[key] = merge(result[key], value) if isinstance(value, dict) and isinstance(result.get(key), dict) \
             else copy.deepcopy(value)
+    return result
+
+
+def overlaid(base: dict, overlay: dict) -> dict:
+    """`base` with an overlay's mapping merged in key by key, except `variants`, which it replaces: an overlay's
+    recipes are a list of their own, not additions to the file's."""
+    result = merge(base, {key: value for key, value in overlay.items() if key != "variants"})
+    if "variants" in overlay:
+        result["variants"] = copy.deepcopy(overlay["variants"])
     return result
 
 
@@ -232,23 +243,35 @@ def check_pipeline(pipeline: PipelineParams, sections: dict[str, dict], source: 
 
 
 @lru_cache(maxsize=8)
-def _validated_file(path: str, mtime: float) -> dict:
+def _validated_file(path: str, mtime: float, overlay: str | None, overlay_mtime: float) -> dict:
     data = read_yaml(Path(path))
-    validate_data(data, path)
+    if overlay:
+        data = overlaid(data, read_yaml(Path(overlay)))
+    validate_data(data, source_name(path, overlay))
     return data
 
 
-def load_file(path: str | Path) -> dict:
-    """The params mapping, after validating the whole file (cached per process)."""
-    path = Path(path)
-    return _validated_file(str(path), path.stat().st_mtime if path.is_file() else 0.0)
+def source_name(path: str | Path, overlay: str | Path | None = None) -> str:
+    """How errors name the params: the file, and the overlay merged over it."""
+    return f"{path} + {overlay}" if overlay else str(path)
 
 
-def load_params(path: str | Path, task: str, sections: tuple[str, ...], overrides: list[str] | None = None):
+def _mtime(path: str | Path | None) -> float:
+    return Path(path).stat().st_mtime if path and Path(path).is_file() else 0.0
+
+
+def load_file(path: str | Path, overlay: str | Path | None = None) -> dict:
+    """The params mapping (with the overlay merged over it), after validating all of it (cached per process)."""
+    return _validated_file(str(path), _mtime(path), overlay and str(overlay), _mtime(overlay))
+
+
+def load_params(path: str | Path, task: str, sections: tuple[str, ...], overrides: list[str] | None = None,
+                overlay: str | Path | None = None):
     """The named sections of one task, validated, as attributes (params.train_sft, ...). The whole file is
     validated first, so a typo anywhere stops every stage in a second."""
-    data = load_file(path)
-    source = f"{path} with --set {' '.join(overrides)}" if overrides else str(path)
+    data = load_file(path, overlay)
+    source = source_name(path, overlay)
+    source = f"{source} with --set {' '.join(overrides)}" if overrides else source
     every = task_sections(apply_overrides(data, task, overrides or []), task, source)
     return SimpleNamespace(**{name: every[name] for name in sections})
 

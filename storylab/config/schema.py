@@ -115,6 +115,7 @@ class TrainRLParams(Section):
 
 
 class EvalParams(Section):
+    splits: list[str]  # the splits scored ([]: every split of the task); the held-out split is always among them
     batch_size: int = Field(ge=1, le=MAX_BATCH)
     max_new_tokens: int = Field(ge=1, le=MAX_TOKENS)
     max_per_split: int = Field(ge=0, le=100_000_000)

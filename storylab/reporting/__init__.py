@@ -102,11 +102,15 @@ def rl_lines(evals: list[dict]) -> list[str]:
 
 def paired_difference(task, predictions: dict[str, dict[str, dict]], after: str, before: str,
                       resamples: int, seed: int) -> dict:
-    """Paired bootstrap of the held-out check, `after` minus `before`, over the same questions."""
+    """Paired bootstrap of the held-out check, `after` minus `before`, over the same questions, with how many
+    questions got better (wrong -> right), worse and stayed the same (the two models' error analysis in numbers)."""
     ids = list(predictions[before])
     hits = {name: [task.check(predictions[name][i]["prediction"], predictions[name][i]["gold"], predictions[name][i])
                    for i in ids] for name in (after, before)}
-    return paired_difference_ci(hits[after], hits[before], resamples, seed)
+    moves = [float(a) - float(b) for a, b in zip(hits[after], hits[before])]
+    return {**paired_difference_ci(hits[after], hits[before], resamples, seed),
+            "better": sum(m > 0 for m in moves), "worse": sum(m < 0 for m in moves),
+            "same": sum(m == 0 for m in moves)}
 
 
 def error_analysis(task, predictions: dict[str, dict[str, dict]], questions: int) -> str:
