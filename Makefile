@@ -75,7 +75,8 @@ test-quick: $(STAMP) ## the tests not marked slow (no end-to-end pipeline runs)
 smoke: $(STAMP) ## only the end-to-end run of the DAG on tiny params in a temp copy
 	$(PY) -m pytest tests/test_smoke.py
 
-bench: all ## throughput side by side: batched vs one-at-a-time generation, SFTTrainer vs plain PyTorch loop
+bench: params ## throughput side by side: batched vs one-at-a-time generation, SFTTrainer vs plain PyTorch loop
+	$(DVC) repro train_sft@story_qa
 	$(PY) scripts/bench.py --task story_qa --model_dir models/story_qa/sft --data_dir data/story_qa/qa
 
 variants: params ## every recipe (SFT lengths, RL, SFT+RL, DPO, chat-template matrix) -> metrics/variants/report

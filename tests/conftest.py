@@ -40,6 +40,16 @@ def merge(base: dict, overrides: dict) -> dict:
     return result
 
 
+def set_dotted(tree: dict, dotted: str, value) -> dict:
+    """tree["a"]["b"]["c"] = value for "a.b.c", adding missing levels (as `dvc exp run -S ++a.b.c=value` does)."""
+    *parents, key = dotted.split(".")
+    node = tree
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[key] = value
+    return tree
+
+
 def tiny_params(only: tuple[str, ...] | None = None, **section_overrides) -> dict:
     """The committed params.yaml with configs/tiny.yaml over it (every task unless `only` names some), with
     overrides merged in."""

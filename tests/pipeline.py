@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import REPO, tiny_params
+from conftest import REPO, set_dotted, tiny_params
 
 DVC = str(Path(sys.executable).with_name("dvc"))
 GIT_USER = ("-c", "user.name=t", "-c", "user.email=t@t")
@@ -34,12 +34,7 @@ def stages_run(output: str) -> set[str]:
 
 
 def set_param(repo: Path, dotted: str, value) -> None:
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    *parents, key = dotted.split(".")
-    node = params
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[key] = value
+    params = set_dotted(yaml.safe_load((repo / "params.yaml").read_text()), dotted, value)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, tiny_params, write_params
+from conftest import REPO, set_dotted, tiny_params, write_params
 
 
 def params_with(tmp: Path, change) -> Path:
@@ -21,11 +21,7 @@ def params_with(tmp: Path, change) -> Path:
 
 def set_key(dotted: str, value):
     def change(params):
-        *parents, key = dotted.split(".")
-        node = params
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[key] = value
+        set_dotted(params, dotted, value)
     return change
 
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO, run_script, tiny_params, write_params
+from conftest import REPO, run_script, set_dotted, tiny_params, write_params
 from storylab.config import load_params, validate_all
 from storylab.errors import StorylabError
 from storylab.io import read_json, read_jsonl, write_json
@@ -20,15 +20,6 @@ def load(path, section, task="story_qa", overrides=None):
 
 def test_committed_params_are_valid():
     assert set(validate_all(REPO / "params.yaml")["tasks"]) >= {"story_qa", "word_math"}
-
-
-def _set(params, dotted, value):
-    *parents, key = dotted.split(".")
-    node = params
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[key] = value
-    return params
 
 
 @pytest.mark.parametrize("dotted,value,expected", [
@@ -48,7 +39,7 @@ def _set(params, dotted, value):
     ("tasks.story_qa.train_sft", 5, "tasks.story_qa.train_sft: expected a mapping of overrides"),
 ])
 def test_bad_params_name_the_key(tmp_path, dotted, value, expected):
-    path = write_params(tmp_path, _set(tiny_params(), dotted, value))
+    path = write_params(tmp_path, set_dotted(tiny_params(), dotted, value))
     with pytest.raises(StorylabError) as info:
         validate_all(path)
     assert expected in str(info.value)
@@ -75,7 +66,7 @@ def test_nested_unknown_key_unknown_section_and_unknown_task(tmp_path):
 
 
 def test_stage_exits_2_with_one_line_before_work(tmp_path):
-    params = _set(tiny_params(), "tasks.story_qa.train_sft.num_train_epochs", -1)
+    params = set_dotted(tiny_params(), "tasks.story_qa.train_sft.num_train_epochs", -1)
     path = write_params(tmp_path, params)
     result = run_script("train_sft.py", "--params", str(path), "--data_dir", "missing", "--out_dir",
                         str(tmp_path / "m"), "--live_dir", str(tmp_path / "l"), check=False)
@@ -145,7 +136,7 @@ def test_report_refuses_eval_files_it_cannot_read(tmp_path):
 
 
 def test_config_cli_validates_the_whole_file(tmp_path):
-    params = _set(tiny_params(), "tasks.word_math.eval.num_samples", -1)
+    params = set_dotted(tiny_params(), "tasks.word_math.eval.num_samples", -1)
     result = subprocess.run([sys.executable, "-m", "storylab.config", str(write_params(tmp_path, params))],
                             capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 2

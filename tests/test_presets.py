@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, set_dotted
 from storylab.config.loader import merge, overlaid, read_yaml, validate_data
 from storylab.config.presets import PRESETS, preset_flags
 from storylab.errors import StorylabError
@@ -16,11 +16,7 @@ def apply_flags(params: dict, flags: list[str]) -> dict:
     params = yaml.safe_load(yaml.safe_dump(params))
     for flag in flags[1::2]:
         dotted, _, raw = flag.removeprefix("++").partition("=")
-        *parents, key = dotted.split(".")
-        node = params
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[key] = yaml.safe_load(raw)
+        set_dotted(params, dotted, yaml.safe_load(raw))
     return params
 
 
