@@ -26,7 +26,8 @@ OVERLAY = Path("configs/pretrained.yaml")
 EXTRAS = {
     "instruct": [("EM short", "short", "exact_match"), ("token F1", "all", "token_f1"), ("ROUGE-L", "all", "rouge_l")],
     "word_math": [("no ####", "all", "no_marker"), ("shows working", "all", "shows_working")],
-    "story_qa": [("token F1", "all", "token_f1"), ("EM, people in no story", "unseen:all", "exact_match")],
+    "story_qa": [("token F1", "all", "token_f1"), ("EM, train questions", "train:all", "exact_match"),
+                 ("EM, people in no story", "unseen:all", "exact_match")],
     "spec_story": [("horror style", "all", "style"), ("repeated 4-grams", "all", "repeated_4gram"),
                    ("reference perplexity", "reference_ppl", "perplexity"), ("words", "all", "words")],
     "tag_story": [("tag coverage", "all", "coverage"), ("repeated 4-grams", "all", "repeated_4gram"),

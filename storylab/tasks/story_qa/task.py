@@ -109,18 +109,20 @@ def chance_exact_match(unseen: list[dict], train_qa: list[dict]) -> float:
     return sum(hits) / len(hits) if hits else 0.0
 
 
-def _cell(block: dict) -> str:
-    em = block["all"]["exact_match"]
+def _cell(result: dict, split: str) -> str:
+    """EM with its CI, or "-" for a split the evaluation did not score (eval.splits)."""
+    if split not in result:
+        return "-"
+    em = result[split]["all"]["exact_match"]
     return f"{em['mean']:.3f} [{em['ci_low']:.3f}, {em['ci_high']:.3f}]"
 
 
 def split_table(evals: list[dict]) -> pd.DataFrame:
     """Memorisation (train) beside extraction (test) and the no-story control (unseen) with its chance level."""
     return pd.DataFrame({"model": [r["model"] for r in evals],
-                         "train EM": [_cell(r["train"]) for r in evals],
-                         "test EM": [_cell(r["test"]) for r in evals],
-                         "unseen EM": [_cell(r["unseen"]) for r in evals],
-                         "unseen chance": [f"{r['unseen']['chance_exact_match']:.3f}" for r in evals]})
+                         **{f"{split} EM": [_cell(r, split) for r in evals] for split in ("train", "test", "unseen")},
+                         "unseen chance": [f"{r['unseen']['chance_exact_match']:.3f}" if "unseen" in r else "-"
+                                           for r in evals]})
 
 
 def fact_type_table(evals: list[dict]) -> pd.DataFrame:
