@@ -73,3 +73,21 @@ def test_every_scale_reports_its_pairs():
     for name, scale in variants.scale.items():
         assert scale.paired, name
         assert all(pair.endswith("base") or pair.endswith("base-plain-eval") for pair in scale.paired.split(","))
+
+
+def test_the_readme_tables_are_the_committed_metrics():
+    """README's pretrained block and docs/results.md's tables are what scripts/results.py writes from
+    metrics/pretrained/ (make readme), so they cannot go stale."""
+    import re
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "scripts/results.py", "--pretrained"], cwd=REPO, capture_output=True,
+                         text=True, check=True).stdout
+    assert "the chat-template matrix" in out and "| instruct | exact_match |" in out
+    for path, name in (("README.md", "pretrained"), ("docs/results.md", "pretrained-tables")):
+        text = (REPO / path).read_text(encoding="utf-8")
+        block = re.search(f"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->", text, re.S).group(1)
+        assert "| model |" in block or "| data |" in block, path
+        if name == "pretrained":
+            assert block.strip() == out.strip().split("\n\n[results]")[0].strip()
