@@ -64,6 +64,22 @@ def score_cell(result: dict, metric: str) -> str:
     return f"{held['mean']:.3f} [{held['ci_low']:.3f}, {held['ci_high']:.3f}]"
 
 
+def sft_stage(result: dict) -> dict | None:
+    """The SFT stage of an evaluated model's recipe (None: the untuned model)."""
+    return next((stage for stage in result["recipe"] if stage["stage"] == "sft"), None)
+
+
+def scale_pairs(params: dict, scale: str) -> list[str]:
+    """The AFTER:BEFORE pairs a dataset's report compares (variants.scale.<name>.paired, comma-separated)."""
+    return [pair for pair in params["variants"]["scale"][scale].get("paired", "").split(",") if pair]
+
+
+def tiny_result(metrics_dir: Path, folder: Path, task: str) -> dict | None:
+    """`make all`'s SFT evaluation of the same task, beside the dataset that has the task's name (not story_qa-naive)."""
+    path = metrics_dir / task / "eval" / "sft.json"
+    return read_json(path) if path.is_file() and folder.name == task else None
+
+
 def extra_cells(result: dict, task: str) -> list[str]:
     found = [value(result, where, metric) for _, where, metric in EXTRAS.get(task, [])]
     return ["-" if number is None else f"{number:.3f}" if number < 10 else f"{number:.0f}" for number in found]
@@ -73,7 +89,7 @@ def pretrained_tables(metrics_dir: Path, params: dict) -> list[str]:
     """Per dataset of the pretrained pipeline: each evaluation (model, adapter, train recipe, eval format, steps,
     examples, held-out score with CI, the task's other numbers), the tiny model's SFT score on the same task
     (make all) below it, and the paired differences with how many questions got better, worse, stayed the same."""
-    lora, variants = params["model"]["lora"], params["variants"]
+    lora = params["model"]["lora"]
     adapter = f"LoRA r{lora['r']} {lora['target_modules']}" if lora["enabled"] else "full"
     lines = []
     for folder in sorted(path for path in (metrics_dir / "pretrained").iterdir() if (path / "eval").is_dir()):
@@ -90,23 +106,21 @@ def pretrained_tables(metrics_dir: Path, params: dict) -> list[str]:
                   "| model | weights | trained | asked | steps | examples | " + " | ".join([metric, *extras]) + " |",
                   "|---" * (7 + len(extras)) + "|"]
         for result in evals:
-            sft = next((stage for stage in result["recipe"] if stage["stage"] == "sft"), None)
+            sft = sft_stage(result)
             trained = f"{sft['train_format']}, loss on {sft['qa_loss']}" if sft else "untuned"
             steps = sft["steps"] if sft else 0
             lines.append(f"| {result['model']} | SmolLM2-135M-Instruct{' + ' + adapter if sft else ''} | {trained} | "
                          f"{result['eval_format']} | {steps} | {steps * batch} | {score_cell(result, metric)} | "
                          + " | ".join(extra_cells(result, task)) + " |")
-        tiny = metrics_dir / task / "eval" / "sft.json"
-        if tiny.is_file() and folder.name == task:
-            result = read_json(tiny)
+        result = tiny_result(metrics_dir, folder, task)
+        if result:
             steps = result["recipe"][0]["steps"]
             lines.append(f"| tiny (make all, {result['test']['all']['count']} held-out) | from scratch, full | "
                          f"{result['recipe'][0]['train_format']} | {result['eval_format']} | {steps} | - | "
                          f"{score_cell(result, metric)} | " + " | ".join(extra_cells(result, task)) + " |")
         numbers = read_json(folder / "report/numbers.json") if (folder / "report/numbers.json").is_file() else {}
-        pairs = [pair for pair in filter(None, variants["scale"][folder.name].get("paired", "").split(","))]
         lines.append("")
-        for pair in pairs:
+        for pair in scale_pairs(params, folder.name):
             found = numbers.get(pair.replace(":", "_minus_"))
             if found:
                 lines.append(f"- {pair.replace(':', ' minus ')}: {found['difference']:+.3f} [{found['ci_low']:+.3f}, "
@@ -128,9 +142,9 @@ def pretrained_summary(metrics_dir: Path, params: dict) -> list[str]:
         evals = {path.stem: read_json(path) for path in sorted((folder / "eval").glob("*.json"))}
         metric = numbers["metric"]
         task = next(iter(evals.values()))["task"]
-        tiny = metrics_dir / task / "eval" / "sft.json"
-        tiny_cell = score_cell(read_json(tiny), metric) if tiny.is_file() and folder.name == task else "-"
-        for pair in filter(None, params["variants"]["scale"][folder.name].get("paired", "").split(",")):
+        tiny = tiny_result(metrics_dir, folder, task)
+        tiny_cell = score_cell(tiny, metric) if tiny else "-"
+        for pair in scale_pairs(params, folder.name):
             after, before = pair.split(":")
             found = numbers.get(pair.replace(":", "_minus_"))
             if found and after in evals and before in evals:
@@ -146,7 +160,7 @@ def pretrained_summary(metrics_dir: Path, params: dict) -> list[str]:
                        "was trained, columns: how it was asked)", "",
                        "| model | trained | asked with the chat template | asked in plain text |", "|---|---|---|---|"]
             for model, cells in both.items():
-                sft = next((stage for stage in cells["chat"]["recipe"] if stage["stage"] == "sft"), None)
+                sft = sft_stage(cells["chat"])
                 trained = f"LoRA SFT, {sft['train_format']}, loss on {sft['qa_loss']}, {sft['steps']} steps" if sft else "untuned"
                 matrix.append(f"| {Path(model).name} | {trained} | {score_cell(cells['chat'], metric)} | "
                               f"{score_cell(cells['plain'], metric)} |")

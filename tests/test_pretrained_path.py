@@ -45,19 +45,26 @@ def test_tiny_tokenizer_chat_template_and_round_trip(local_model):
     assert tokenizer.decode(tokenizer(text)["input_ids"]).strip() == text
 
 
+def train_rl_from(local_model, data_dir, tmp_path, name: str, lora: bool, **overrides):
+    """train_rl.py from the saved model (no SFT before it) into tmp_path/<name>, metrics <name>.json; the params."""
+    params = tiny_params(model={"name_or_path": str(local_model),
+                                "lora": {"enabled": lora, "r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}},
+                         **overrides)
+    params_path = tmp_path / "params.yaml"
+    params_path.write_text(yaml.safe_dump(params))
+    run_stage_here("train_rl.py", "--params", str(params_path), "--sft_dir", str(local_model), "--data_dir",
+                   str(data_dir / "qa"), "--out_dir", str(tmp_path / name), "--live_dir", str(tmp_path / "live"),
+                   "--metrics", str(tmp_path / f"{name}.json"))
+    return params_path
+
+
 @pytest.mark.parametrize("lora", [False, True])
 def test_dpo_trains_against_the_frozen_start_and_scores_heldout_pairs(data_dir, local_model, tmp_path, lora):
     """Full fine-tuning keeps a frozen copy as the reference; LoRA uses the model with its adapter disabled."""
     import torch
 
-    params = tiny_params(model={"name_or_path": str(local_model),
-                                "lora": {"enabled": lora, "r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}},
-                         tasks={"story_qa": {"train_rl": {"method": "dpo", "learning_rate": 1e-2}}})
-    params_path = tmp_path / "params.yaml"
-    params_path.write_text(yaml.safe_dump(params))
-    run_stage_here("train_rl.py", "--params", str(params_path), "--sft_dir", str(local_model), "--data_dir",
-                   str(data_dir / "qa"), "--out_dir", str(tmp_path / "dpo"), "--live_dir", str(tmp_path / "live"),
-                   "--metrics", str(tmp_path / "dpo.json"))
+    params_path = train_rl_from(local_model, data_dir, tmp_path, "dpo", lora,
+                                tasks={"story_qa": {"train_rl": {"method": "dpo", "learning_rate": 1e-2}}})
     result = json.loads((tmp_path / "dpo.json").read_text())
     assert result["method"] == "dpo"
     assert result["heldout_pairs"] == len((data_dir / "qa/preferences_test.jsonl").read_text().splitlines()) > 0
@@ -75,13 +82,7 @@ def test_dpo_trains_against_the_frozen_start_and_scores_heldout_pairs(data_dir, 
 
 def test_grpo_from_a_plain_pretrained_model_trains_a_lora_adapter(data_dir, local_model, tmp_path):
     """The original matrix ran GRPO on the untuned instruct model: with model.lora on, TRL adds the adapter."""
-    params = tiny_params(model={"name_or_path": str(local_model),
-                                "lora": {"enabled": True, "r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}})
-    params_path = tmp_path / "params.yaml"
-    params_path.write_text(yaml.safe_dump(params))
-    run_stage_here("train_rl.py", "--params", str(params_path), "--sft_dir", str(local_model), "--data_dir",
-                   str(data_dir / "qa"), "--out_dir", str(tmp_path / "grpo"), "--live_dir", str(tmp_path / "live"),
-                   "--metrics", str(tmp_path / "grpo.json"))
+    train_rl_from(local_model, data_dir, tmp_path, "grpo", lora=True)
     adapter = json.loads((tmp_path / "grpo/adapter_config.json").read_text())
     assert adapter["r"] == 4 and set(adapter["target_modules"]) == {"q_proj", "v_proj"}
     result = json.loads((tmp_path / "grpo.json").read_text())
