@@ -147,3 +147,24 @@ def trained_spec_story(tmp_path_factory):
     run_script("train_sft.py", "--task", "spec_story", "--params", str(params), "--data_dir", str(root / "qa"),
                "--out_dir", str(root / "sft"), "--live_dir", str(root / "live"), cwd=root)
     return {"params": params, "model": root / "sft"}
+
+
+def test_preference_pairs_are_scored_for_the_evaluated_specs_only(tmp_path):
+    """eval.max_per_split caps the held-out specs and so their pairs: every pair of a scored spec, none other."""
+    build = type("P", (), {"seed": 0, "validation_specs": 2, "test_specs": 6})()
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "specs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in SPECS[:12]))
+    files, _ = TASK.build(build, tmp_path / "raw")
+    for name, records in files.items():
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in records))
+    asked = []
+
+    def logprobs(questions, completions):
+        asked.extend(questions)
+        return [(-float(len(c)), len(c)) for c in completions]
+
+    scored = files["test.jsonl"][:2]
+    result = TASK.model_metrics("test", scored, tmp_path, logprobs, 50, 0)
+    assert result["pairs_easy"]["count"] == result["pairs_hard"]["count"] == 2
+    assert set(asked) == {r["question"] for r in scored}
+    assert len(asked) == len(scored) + 2 * 4  # the reference stories, then chosen and rejected of 4 pairs

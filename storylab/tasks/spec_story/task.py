@@ -183,11 +183,13 @@ class SpecStory(Task):
 
     def model_metrics(self, split, records, data_dir, logprobs, resamples, seed):
         """The perplexity of the held-out reference stories, and on the held-out preference pairs whether the model
-        gives the chosen story the higher log-probability (easy and hard pairs apart)."""
+        gives the chosen story the higher log-probability (easy and hard pairs apart). Only the pairs of the specs
+        evaluated: eval.max_per_split caps the pairs with the stories (two long completions each to score)."""
         if split != self.heldout_split:
             return {}
         result = {"reference_ppl": reference_perplexity(records, logprobs, resamples, seed)}
-        pairs = self.load_preferences(split, data_dir) or []
+        scored = {r["question"] for r in records}
+        pairs = [p for p in self.load_preferences(split, data_dir) or [] if p["question"] in scored]
         if pairs:
             chosen = logprobs([p["question"] for p in pairs], [p["chosen"] for p in pairs])
             rejected = logprobs([p["question"] for p in pairs], [p["rejected"] for p in pairs])
