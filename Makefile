@@ -63,11 +63,12 @@ exps: $(STAMP) ## the experiments side by side: the params they changed and the 
 
 repro: all ## alias of all
 
-# Tests run in TEST_WORKERS processes (pytest-xdist), one file per process at a time, the end-to-end ones first.
+# Tests run in TEST_WORKERS processes (pytest-xdist), one file per process at a time, the end-to-end ones first;
+# the 25 slowest are listed at the end (where the time goes, for whoever makes the suite faster).
 TEST_WORKERS ?= 2
 
-test: $(STAMP) ## run every test (unit tests + the whole DAG on tiny params in a temp copy), ~14 min on 2 cores
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+test: $(STAMP) ## run every test (unit tests + the whole DAG on tiny params in a temp copy)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 test-quick: $(STAMP) ## the tests not marked slow (no end-to-end pipeline runs)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
