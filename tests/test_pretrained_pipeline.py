@@ -54,7 +54,8 @@ def test_a_recipe_of_a_second_scale_turns_into_the_stage_overrides():
     assert variant_overrides(data, "x", "scale.story_qa-naive", "story_qa") == [
         "generate_stories.stories_per_entity=1", "generate_stories.permute_sentences=false"]
     overrides = variant_overrides(data, "x", "sft.qa-naive-sft", "story_qa")
-    assert "train_sft.mix_qa=false" in overrides and "train_sft.max_steps=60" in overrides
+    steps = data["variants"]["scale"]["story_qa-naive"]["base_sft_steps"]  # length 1: the scale's steps
+    assert "train_sft.mix_qa=false" in overrides and f"train_sft.max_steps={steps}" in overrides
 
 
 def test_load_params_merges_the_overlay(tmp_path):
