@@ -1,7 +1,7 @@
 """Score a model's answers, or any predictions file, with the task's scorer (the one its GRPO reward calls).
 
 Pipeline: greedy, batched generation on each of the task's splits (eval.splits; at most eval.max_per_split each),
-plus eval.num_samples samples per held-out question for pass@k:
+plus eval.num_samples samples per question of each held-out split (word_math: test and test_harder) for pass@k:
     python scripts/eval_accuracy_plus.py --task story_qa --model_dir models/story_qa/sft --name sft \
         --data_dir data/story_qa/qa --pred_dir data/story_qa/predictions/sft --out metrics/story_qa/eval/sft.json
 An existing model, without training (name, data, predictions and output default under data/<task>/, metrics/<task>/):
@@ -76,7 +76,8 @@ def evaluate(task, params, model_dir: str, data_dir: str, pred_dir: str) -> dict
         texts = [format_completion(c, params.model.prompt_format) for c in completions]
         return completion_logprobs(model, tokenizer, prompts, texts, max(1, ev.batch_size // 4))
 
-    splits = {split: task.load(split, data_dir)[:ev.max_per_split or None] for split in scored_splits(task, ev)}
+    splits = {split: task.load(split, data_dir)[:ev.max_per_split or None] for split in scored_splits(task, ev)
+              if split not in task.optional_splits or Path(data_dir, f"{split}.jsonl").is_file()}
     prompts_of = {split: prompts_for(tokenizer, records, params.model) for split, records in splits.items()}
     check_fits(model, tokenizer, [p for prompts in prompts_of.values() for p in prompts], ev.max_new_tokens,
                "eval.max_new_tokens")
@@ -89,7 +90,7 @@ def evaluate(task, params, model_dir: str, data_dir: str, pred_dir: str) -> dict
         result[split] = {**task.score(predictions, params.score, ev.bootstrap_resamples, ev.seed),
                          **task.split_extras(split, predictions, data_dir),
                          **task.model_metrics(split, records, data_dir, logprobs, ev.bootstrap_resamples, ev.seed)}
-        if split == task.heldout_split and ev.num_samples:
+        if split in task.heldout_splits and ev.num_samples:
             samples = generate_completions(model, tokenizer, prompts, ev.batch_size, ev.max_new_tokens,
                                            ev.num_samples, ev.sample_temperature, ev.seed)
             result[split]["all"].update(sampled_metrics(task, records, samples, ev.bootstrap_resamples, ev.seed))

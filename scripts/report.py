@@ -3,8 +3,9 @@
 Core pipeline (dvc.yaml), one report per task:
     python scripts/report.py --task word_math --metrics metrics/word_math/eval \
         --pred_dir data/word_math/predictions --out_dir metrics/word_math/report \
-        --paired rl:sft control:sft rl:control --headline metrics/word_math/headline.json
-Variants pipeline (variants/dvc.yaml): the same, on metrics/variants/<task>/eval, without a headline.
+        --headline metrics/word_math/headline.json
+Variants pipeline (variants/dvc.yaml): the same, on metrics/variants/<task>/eval, without a headline, the pairs
+given by --paired instead of the task's report.paired.
 
 Each eval JSON carries the model's recipe (its training stages) and the eval format, so the tables and plots need
 nothing else; the error analysis and paired differences read the held-out predictions beside them. The headline
@@ -99,9 +100,9 @@ def main() -> str:
                         help="eval_accuracy_plus JSON files, one per model, or directories of them")
     parser.add_argument("--pred_dir", required=True, help="holds <model>/<held-out split>.jsonl for each model")
     parser.add_argument("--out_dir", required=True)
-    parser.add_argument("--paired", nargs="*", default=[], metavar="AFTER:BEFORE",
-                        help="(space- or comma-separated) paired bootstrap of the held-out check, AFTER minus BEFORE, for each pair of evaluated "
-                             "models (a pair naming a model that was not evaluated is skipped)")
+    parser.add_argument("--paired", nargs="*", metavar="AFTER:BEFORE",
+                        help="(space- or comma-separated) paired bootstrap of the held-out check, AFTER minus BEFORE, "
+                             "for each pair of evaluated models (default: the task's report.paired)")
     parser.add_argument("--headline", help="write the task's headline metrics (a dozen numbers) here")
     parser.add_argument("--seeds", help="the task's seeds.csv from `make seeds` (a header alone: not run yet)")
     args = parser.parse_args()
@@ -109,16 +110,17 @@ def main() -> str:
     check_outputs(dirs=[args.out_dir], files=[args.headline] if args.headline else [])
     evals = read_evals(args.metrics, task)
     names = [result["model"] for result in evals]
-    pairs = [pair.split(":") for arg in args.paired for pair in arg.split(",") if pair]  # a:b c:d, or a:b,c:d
-    if any(len(pair) != 2 or not all(pair) for pair in pairs):
-        raise StorylabError(f"--paired {' '.join(args.paired)}: expected AFTER:BEFORE pairs of evaluated models "
-                            f"({', '.join(names)})")
-    # A task that trains SFT only (no rl / control entry in params.yaml's pipeline) has no pair to compare.
-    pairs = [pair for pair in pairs if set(pair) <= set(names)]
+    paired = params.report.paired if args.paired is None else args.paired
+    pairs = [pair.split(":") for arg in paired for pair in arg.split(",") if pair]  # a:b c:d, or a:b,c:d
+    unknown = [":".join(pair) for pair in pairs if len(pair) != 2 or not set(pair) <= set(names)]
+    if unknown:
+        raise StorylabError(f"paired {unknown[0]!r}: expected AFTER:BEFORE of evaluated models ({', '.join(names)})")
     split = task.heldout_split
-    predictions = {name: {r["id"]: r for r in read_jsonl(Path(args.pred_dir, name, f"{split}.jsonl"),
-                                                          required=("id", "question", "gold", "prediction"))}
-                   for name in names}
+    scored = [s for s in task.heldout_splits if all(s in result["splits"] for result in evals)]
+    predictions_of = {s: {name: {r["id"]: r for r in read_jsonl(Path(args.pred_dir, name, f"{s}.jsonl"),
+                                                                 required=("id", "question", "gold", "prediction"))}
+                          for name in names} for s in scored}
+    predictions = predictions_of[split]
 
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,14 +131,17 @@ def main() -> str:
     plots = write_plots(test, task.primary_metric, chance, out)
     (out / "error_analysis.md").write_text(error_analysis(task, predictions, params.report.error_analysis_questions),
                                            encoding="utf-8")
-    differences = {f"{a}:{b}": paired_difference(task, predictions, a, b, params.eval.bootstrap_resamples,
-                                                 params.eval.seed) for a, b in pairs}
+    # One paired bootstrap per pair and held-out split (keys `after:before`, and `after:before@split` beyond the
+    # headline's split).
+    differences = {f"{a}:{b}" + ("" if s == split else f"@{s}"):
+                   paired_difference(task, predictions_of[s], a, b, params.eval.bootstrap_resamples, params.eval.seed)
+                   for s in scored for a, b in pairs}
     counts = ", ".join(f"{evals[0][s]['all']['count']} {s}" for s in evals[0]["splits"])
     sections = [f"# {task.name}: {len(evals)} evaluations", f"Questions per evaluation: {counts}.",
                 f"## Held-out questions ({split} split, {task.primary_metric})",
                 headline_table(test, params.report.pass_threshold).to_markdown(index=False),
-                *task.report_sections(evals, predictions)]
-    lines = [f"{pair.replace(':', ' minus ')}, held-out {task.primary_metric}: {d['difference']:+.3f} (95% paired "
+                *task.report_sections(evals, predictions, params.eval.bootstrap_resamples, params.eval.seed)]
+    lines = [f"{pair.replace(':', ' minus ').replace('@', ', on ')}, held-out {task.primary_metric}: {d['difference']:+.3f} (95% paired "
              f"bootstrap CI [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]); {d['better']} questions better, {d['worse']} "
              f"worse, {d['same']} the same." for pair, d in differences.items()]
     lines += rl_lines(evals)

@@ -48,8 +48,10 @@ def table(metrics_dir: Path) -> list[str]:
         found = read_json(path, required=("sft",))
         sft = found["sft"]
         score = next(value for key, value in sft.items() if key not in ("ci_low", "ci_high", "train"))
-        rows.append(f"| {path.parts[-3]} | {found.get('metric', '-')} | {score:.3f} [{sft['ci_low']:.3f}, {sft['ci_high']:.3f}] | "
-                    f"{sft['train']:.3f} | {cell(found.get('rl_minus_sft'))} | {cell(found.get('rl_minus_control'))} |")
+        train = f"{sft['train']:.3f}" if "train" in sft else "-"  # eval.splits may leave train out
+        rows.append(f"| {path.parts[-3]} | {found.get('metric', '-')} | {score:.3f} [{sft['ci_low']:.3f}, "
+                    f"{sft['ci_high']:.3f}] | {train} | {cell(found.get('rl_minus_sft'))} | "
+                    f"{cell(found.get('rl_minus_control'))} |")
     return rows
 
 

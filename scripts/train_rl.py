@@ -4,29 +4,38 @@
         --data_dir data/word_math/qa --out_dir models/word_math/rl --live_dir dvclive/word_math/train_rl \
         --metrics metrics/word_math/train_rl.json
 
---run rl trains with train_rl.method: grpo (TRL GRPOTrainer on the train split, rewards = the task's own checks,
+--run rl trains with train_rl.method: grpo (TRL GRPOTrainer on the task's RL pool, rewards = the task's own checks,
 the functions evaluation scores with), dpo (TRL DPOTrainer on build_qa's preference pairs against the frozen SFT
-model; the held-out pairs give preference accuracy and reward margins), none (the SFT model unchanged).
+model; the held-out pairs give preference accuracy and reward margins), rft (expert iteration: sample
+train_rl.rft.samples answers per pool problem, keep the distinct correct ones, SFT on them and the demonstrations),
+none (the SFT model unchanged). The RL pool is the task's rl_pool.jsonl (word_math: answers only, no working), else
+its train split.
 --run control continues the SFT run itself from the SFT model's trainer checkpoint (same optimizer state, schedule
 and data stream) for train_rl.control_steps steps (the compute of the RL run, measured once): the control RL has to
-beat. --run base saves the model SFT started from (the from-scratch model's initial weights, seeded by
-train_sft.seed, with the SFT model's tokenizer; or the pretrained model): the untuned baseline of the report.
-Every run checkpoints every train_rl.checkpoint_every steps and resumes after a kill (storylab.training). The metrics JSON says what the run saw (GRPO: reward and zero-variance
-groups over the steps; DPO: held-out preferences); the saved model's recipe carries it too.
+beat. --run rft is expert iteration beside the rl run; --run bound continues SFT for control_steps on the pool's
+worked solutions (rl_pool_worked.jsonl): what RL could reach with perfect demonstrations. --run base saves the model
+SFT started from (the from-scratch model's initial weights, seeded by train_sft.seed, with the SFT model's tokenizer;
+or the pretrained model): the untuned baseline of the report.
+Every run checkpoints every train_rl.checkpoint_every steps and resumes after a kill (storylab.training). The metrics
+JSON says what the run saw (GRPO: rollouts, reward and zero-variance groups over the steps, the pool screening; RFT:
+rollouts and samples kept; DPO: held-out preferences); the saved model's recipe carries it too. The wall time is
+printed (and in the DVCLive curves), not recorded: metrics/ reproduces bit for bit.
 """
 from __future__ import annotations
 
 import storylab  # noqa: F401  first: pins the CPU math libraries and the progress bars before torch loads
 
 import shutil
+import time
 from pathlib import Path
 
 from datasets import Dataset
 from transformers import AutoTokenizer
 
 from storylab.cli import stage_parser, stage_params
+from storylab.config.schema import RUN_NAMES
 from storylab.errors import StorylabError, run
-from storylab.generation import check_fits
+from storylab.generation import check_fits, generate_completions
 from storylab.io import check_outputs, read_json, read_recipe, write_json
 from storylab.modeling import initial_model, is_adapter, load_pretrained, lora_config
 from storylab.prompts import format_completion, format_prompt, prompts_for
@@ -63,18 +72,60 @@ def save_start(task, params, args):
     return None, None, {}
 
 
+def sample_groups(task, model, tokenizer, params, records: list[dict], samples: int) -> list[list[dict]]:
+    """`samples` completions per record at the GRPO temperature and length, each marked `correct` by the task's check
+    (the reward) and `stopped` (ended on the end token)."""
+    grpo = params.train_rl.grpo
+    prompts = prompts_for(tokenizer, records, params.model)
+    check_fits(model, tokenizer, prompts, grpo.max_completion_length, "train_rl.grpo.max_completion_length")
+    groups = generate_completions(model, tokenizer, prompts, max(params.train_rl.per_device_train_batch_size, samples),
+                                  grpo.max_completion_length, samples, grpo.temperature, params.train_rl.seed)
+    return [[{**s, "correct": task.check(s["text"], r["answer"], r)} for s in group]
+            for r, group in zip(records, groups)]
+
+
+def screen_pool(task, model, tokenizer, params, records: list[dict]) -> tuple[list[dict], dict]:
+    """The pool problems the starting model solves sometimes, not never or always: a group whose completions all
+    score the same has zero advantage and teaches nothing. TRL has no dynamic sampling (it still spends the step on
+    such groups), so the pool is screened here once, with the SFT model's samples, before training."""
+    grpo = params.train_rl.grpo
+    screened = records[:grpo.filter_problems or None]
+    solved = [sum(s["correct"] for s in group) for group in sample_groups(task, model, tokenizer, params, screened,
+                                                                          grpo.filter_samples)]
+    kept = [r for r, n in zip(screened, solved) if 0 < n < grpo.filter_samples]
+    return kept, {"pool_screened": len(screened), "pool_kept": len(kept),
+                  "pool_solved_never": sum(n == 0 for n in solved) / len(solved),
+                  "pool_solved_always": sum(n == grpo.filter_samples for n in solved) / len(solved)}
+
+
+def check_pool(records: list[dict], params, what: str) -> None:
+    rl = params.train_rl
+    prompts = rl.per_device_train_batch_size // rl.grpo.num_generations
+    if len(records) < prompts:
+        raise StorylabError(f"{what} holds {len(records)} problems, fewer than one GRPO step's {prompts} prompts "
+                            "(train_rl.per_device_train_batch_size / grpo.num_generations); grow the pool or the "
+                            "screening (train_rl.grpo.filter_problems), or lower the batch")
+
+
 def train_grpo(task, params, args):
     from trl import GRPOConfig, GRPOTrainer
 
     rl, grpo = params.train_rl, params.train_rl.grpo
-    records = task.load("train", args.data_dir)
+    records = task.load_pool(args.data_dir)
+    check_pool(records, params, f"the RL pool of {args.data_dir}")
     model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
+    screening = {}
+    if grpo.filter_samples:
+        records, screening = screen_pool(task, model, tokenizer, params, records)
+        check_pool(records, params, f"the RL pool left by screening ({screening})")
     config = GRPOConfig(max_steps=rl.max_steps, learning_rate=rl.learning_rate, warmup_steps=rl.warmup_steps,
                         per_device_train_batch_size=rl.per_device_train_batch_size,
                         num_generations=grpo.num_generations, max_completion_length=grpo.max_completion_length,
-                        temperature=grpo.temperature, beta=grpo.beta, logging_steps=rl.logging_steps,
+                        temperature=grpo.temperature, beta=grpo.beta, loss_type=grpo.loss_type,
+                        scale_rewards=grpo.scale_rewards, epsilon_high=grpo.epsilon_high,
+                        mask_truncated_completions=grpo.mask_truncated_completions, logging_steps=rl.logging_steps,
                         **{**trainer_defaults(params.model, rl.seed), **checkpoint_settings(args.out_dir, rl.checkpoint_every)})
-    # One row per train question: the prompt, and the columns the task's reward reads (the gold answer, ...).
+    # One row per pool problem: the prompt, and the columns the task's reward reads (the gold answer, ...).
     prompts = prompts_for(tokenizer, records, params.model)
     check_fits(model, tokenizer, prompts, grpo.max_completion_length, "train_rl.grpo.max_completion_length")
     dataset = Dataset.from_list([{"prompt": p, **task.reward_columns(r)} for p, r in zip(prompts, records)])
@@ -89,10 +140,30 @@ def train_grpo(task, params, args):
     logs = [entry for entry in trainer.state.log_history if "reward" in entry]
     # A group whose completions all score the same has zero advantage: it teaches nothing.
     return trainer, tokenizer, {
+        "rollouts": trainer.state.global_step * rl.per_device_train_batch_size, **screening,
         "mean_reward": sum(e["reward"] for e in logs) / len(logs),
         "mean_frac_reward_zero_std": sum(e["frac_reward_zero_std"] for e in logs) / len(logs),
         "reward_over_steps": [[e["step"], round(e["reward"], 4)] for e in logs],
         "frac_reward_zero_std_over_steps": [[e["step"], round(e["frac_reward_zero_std"], 4)] for e in logs]}
+
+
+def train_rft(task, params, args):
+    """Expert iteration (RFT / ReST-EM): the SFT model samples train_rl.rft.samples answers to each of the first
+    rft.problems pool problems; the distinct correct ones that end on the end token join the demonstrations, and the
+    SFT run goes on from its checkpoint on them for rft.max_steps (so it differs from the control in its data only).
+    The pool's answers are used only to check samples; no worked solution is read."""
+    rft = params.train_rl.rft
+    pool = task.load_pool(args.data_dir)[:rft.problems]
+    model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
+    kept = []
+    for record, group in zip(pool, sample_groups(task, model, tokenizer, params, pool, rft.samples)):
+        answers = dict.fromkeys(s["text"] for s in group if s["correct"] and s["stopped"])
+        kept += [{**record, "answer": answer} for answer in answers]
+    # With no right sample this is the control (SFT on the demonstrations); rft_kept 0 says so in the report.
+    records = task.load("train", args.data_dir) + kept
+    return continue_sft(task, params, args, records, rft.max_steps, model, tokenizer,
+                        {"rollouts": len(pool) * rft.samples, "rft_problems": len(pool),
+                         "rft_solved": len({r["id"] for r in kept}) / len(pool), "rft_kept": len(kept)})
 
 
 def preference_dataset(pairs: list[dict], tokenizer, model_params) -> Dataset:
@@ -145,46 +216,57 @@ def train_dpo(task, params, args):
     return trainer, tokenizer, summary
 
 
-def continue_sft(task, params, args):
-    """The control: the SFT run itself, resumed from its trainer checkpoint (same optimizer state, schedule and data
-    stream) for train_rl.control_steps more steps."""
-    if not params.train_rl.control_steps:
+def continue_sft(task, params, args, records=None, steps=None, model=None, tokenizer=None, summary=None):
+    """The SFT run itself, resumed from its trainer checkpoint (same optimizer state, schedule and data stream) for
+    `steps` more steps on `records` (default, the control: the train split for train_rl.control_steps)."""
+    steps = params.train_rl.control_steps if steps is None else steps
+    if not steps:
         return keep_sft(task, params, args)
     start = Path(args.sft_dir, TRAINER_CHECKPOINT)
     if not all((start / name).is_file() for name in CHECKPOINT_FILES):
         raise StorylabError(f"{args.sft_dir}: no {TRAINER_CHECKPOINT}/ to continue SFT from; rerun train_sft "
                             "(dvc repro), or set train_rl.control_steps: 0")
-    model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
+    if model is None:
+        model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
     start_step = read_json(start / "trainer_state.json", required=("global_step",))["global_step"]
-    records = [r for r in task.load("train", args.data_dir) if task.imitable(r)]
+    records = task.load("train", args.data_dir) if records is None else records
     phases = sft_phases(tokenizer, task.documents(args.data_dir), records, params.model, params.train_sft.mix_qa,
                         params.train_sft.max_length)
-    config = sft_config(args.out_dir, params.train_sft, params.model,
-                        max_steps=start_step + params.train_rl.control_steps)
+    config = sft_config(args.out_dir, params.train_sft, params.model, max_steps=start_step + steps)
     resume = resume_point(args.out_dir, run_fingerprint(params, [args.sft_dir, args.data_dir])) or str(start)
     trainer = with_progress(StorylabSFTTrainer(model=model, args=config, train_dataset=phases[-1],
                                                processing_class=tokenizer,
                                                callbacks=callbacks(args.live_dir, resume=resume != str(start))))
     trainer.train(resume_from_checkpoint=resume)
-    return trainer, tokenizer, {"continued_from_step": start_step, "control_steps": params.train_rl.control_steps}
+    return trainer, tokenizer, {**(summary or {}), "continued_from_step": start_step, "sft_steps": steps,
+                                "sft_examples": len(records)}
+
+
+def sft_on_worked_pool(task, params, args):
+    """The upper bound: SFT continued for control_steps on the demonstrations and the pool's worked solutions (what
+    RL could reach if every pool problem came with a perfect demonstration)."""
+    return continue_sft(task, params, args, task.load("train", args.data_dir) + task.load_pool(args.data_dir, worked=True))
 
 
 # One plain function per method: (task, params, args) -> (trainer or None, tokenizer, summary). Each builds its own
 # TRL config; a run that trains nothing returns no trainer (its output is written already).
-METHODS = {"base": save_start, "none": keep_sft, "grpo": train_grpo, "dpo": train_dpo, "sft-continued": continue_sft}
-RUNS = ("rl", "control", "base")
+METHODS = {"base": save_start, "none": keep_sft, "grpo": train_grpo, "dpo": train_dpo, "rft": train_rft,
+           "sft-continued": continue_sft, "sft-bound": sft_on_worked_pool}
 
 
 def method_of(run: str, params) -> str:
-    """The METHODS key of a --run: rl trains train_rl.method, control continues SFT, base saves the start."""
-    return params.train_rl.method if run == "rl" else {"control": "sft-continued", "base": "base"}[run]
+    """The METHODS key of a --run: rl trains train_rl.method, control continues SFT, rft is expert iteration, bound
+    continues SFT on the worked pool, base saves the start."""
+    return params.train_rl.method if run == "rl" else {"control": "sft-continued", "rft": "rft", "bound": "sft-bound",
+                                                       "base": "base"}[run]
 
 
 def main() -> str:
     parser = stage_parser(__doc__)
-    parser.add_argument("--run", choices=RUNS, default="rl",
-                        help="rl: train_rl.method from the SFT model; control: SFT continued for control_steps; "
-                             "base: the model SFT started from, untrained")
+    parser.add_argument("--run", choices=RUN_NAMES, default="rl",
+                        help="rl: train_rl.method from the SFT model; control: SFT continued for control_steps; rft: "
+                             "expert iteration; bound: SFT continued on the pool's worked solutions; base: the model "
+                             "SFT started from, untrained")
     parser.add_argument("--sft_dir", required=True)
     parser.add_argument("--data_dir", required=True, help="what build_qa wrote")
     parser.add_argument("--out_dir", required=True)
@@ -195,7 +277,9 @@ def main() -> str:
     check_outputs(dirs=[args.out_dir, args.live_dir, str(checkpoint_dir(args.out_dir))], files=[args.metrics])
 
     name = method_of(args.run, params)
+    started = time.perf_counter()
     trainer, tokenizer, summary = METHODS[name](task, params, args)
+    seconds = time.perf_counter() - started  # printed, not recorded: metrics/ must reproduce bit for bit
     if trainer is not None:  # the recipe carries the summary, so the report needs only the eval metrics
         steps = trainer.state.global_step - summary.get("continued_from_step", 0)
         stage = {"stage": name, "steps": steps, "train_format": params.model.prompt_format,
@@ -206,7 +290,7 @@ def main() -> str:
         write_json(args.metrics, {"metric_version": task.metric_version, "run": args.run,
                                   "method": name, **summary})
     brief = {k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items() if not k.endswith("_over_steps")}
-    return f"{task.name} {args.run} ({name}) from {args.sft_dir} -> {args.out_dir}: {brief}"
+    return f"{task.name} {args.run} ({name}) from {args.sft_dir} -> {args.out_dir} in {seconds:.0f} s: {brief}"
 
 
 if __name__ == "__main__":

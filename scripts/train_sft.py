@@ -76,7 +76,7 @@ def main() -> str:
         raise StorylabError(f"{args.params}: train_sft.select_every (task {task.name}): the task has no validation "
                             "split to select on; set select_every: 0")
     documents = task.documents(args.data_dir)
-    records = [r for r in task.load("train", args.data_dir) if task.imitable(r)]
+    records = task.load("train", args.data_dir)
 
     corpus = [d["text"] for d in documents] + [r["question"] + " " + r["answer"] for r in records]
     model, tokenizer = initial_model(params.model, sft.seed, corpus=corpus)

@@ -1,7 +1,7 @@
 """`python -m storylab.launch CONFIG SCRIPT [ARGS...]`: `accelerate launch --config_file CONFIG SCRIPT ARGS` with the
 stage's own exit code. accelerate turns any failure of the script into exit code 1 (and, without --quiet, a
 traceback of its own), so bad input would no longer read as bad input (exit 2) to DVC, make and CI. The script's
-errors.run writes its code to the file named by STORYLAB_EXIT_FILE; this reads it back."""
+errors.run writes its code to the file named by errors.EXIT_FILE; this reads it back."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-EXIT_FILE = "STORYLAB_EXIT_FILE"
+from storylab.errors import EXIT_FILE
 
 
 def main(argv: list[str]) -> int:

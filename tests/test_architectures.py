@@ -12,7 +12,7 @@ from transformers import (AutoModelForCausalLM, Gemma3TextConfig, GPT2Config, Ll
                           Qwen3Config)
 
 from conftest import generate_data, run_script, run_stage_here, tiny_params
-from storylab.config import load_params
+from storylab.config.loader import load_params
 from storylab.io import read_recipe
 from storylab.modeling import load_pretrained, merge_lora
 from storylab.prompts import format_prompt

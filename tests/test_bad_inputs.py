@@ -59,7 +59,7 @@ def standalone(tmp: Path, content: bytes | None, *extra) -> list[str]:
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """A saved tiny model, the same dir without weights, and one whose tokenizer has no chat template."""
-    from storylab.config import ModelParams
+    from storylab.config.schema import ModelParams
     from storylab.modeling import build_tiny_model, train_tiny_tokenizer
 
     root = tmp_path_factory.mktemp("models")
@@ -74,7 +74,8 @@ def models(tmp_path_factory):
     config.pop("chat_template", None)
     (root / "no_template/tokenizer_config.json").write_text(json.dumps(config))
     (root / "no_template/chat_template.jinja").unlink(missing_ok=True)
-    jsonl(root / "qa/train.jsonl", ['{"id": "a", "question": "Where was Aldith Varnholt born?", "answer": "Kelmscar"}'])
+    jsonl(root / "qa/train.jsonl", [f'{{"id": "{i}", "question": "Where was Aldith Varnholt born?", "answer": "Kelmscar"}}'
+                                    for i in "ab"])
     return root
 
 
@@ -128,12 +129,22 @@ CASES = [
         "train_sft.py", "--params", params_with(t, set_key("tasks.story_qa.train_sft.select_every", 10)),
         "--data_dir", t, "--out_dir", t / "m", "--live_dir", t / "l"),
      "train_sft.select_every (task story_qa): the task has no validation split to select on; set select_every: 0"),
-    ("params-too-few-problems", lambda t, m: script(
-        "build_qa.py", "--params", params_with(t, set_key("tasks.word_math.build_qa.test_problems", 5000)), "--task",
-        "word_math", "--raw_dir", jsonl(t / "raw/problems.jsonl", ['{"id": "p", "question": "q", "working": [], '
-                                                                   '"number": 1, "key": "1"}']).parent,
-        "--out_dir", t / "qa", "--metrics", t / "q.json"),
-     "validation_problems + test_problems (5016) leave no train problems of the 1 generated"),
+    ("params-demonstrations-past-train", lambda t, m: script(
+        "build_qa.py", "--params", params_with(t, set_key("tasks.word_math.build_qa.demonstrations", 5)), "--task",
+        "word_math", "--raw_dir", jsonl(t / "raw/problems.jsonl", [
+            f'{{"id": "p{i}", "question": "q", "working": [], "number": 1, "key": "{i}", "num_ops": {2 + i % 4}}}'
+            for i in range(40)]).parent, "--out_dir", t / "qa", "--metrics", t / "q.json"),
+     "test_problems + validation_problems + demonstrations (32 + 5) exceed the 20 problems of at most demo_max_ops"),
+    ("params-rl-pool-below-batch", lambda t, m: validate(params_with(t, set_key("tasks.word_math.build_qa.demonstrations", 151))),
+     "tasks.word_math.build_qa: the RL pool would hold 1 problems (generate_stories.num_problems minus the splits and "
+     "demonstrations), fewer than one GRPO step's 2 prompts"),
+    ("params-harder-split-overlaps-demonstrations", lambda t, m: validate(params_with(t, set_key("tasks.word_math.build_qa.demo_max_ops", 5))),
+     "tasks.word_math.build_qa.demo_max_ops 5: test_harder needs problems of more operations than any demonstration, "
+     "but generate_stories.max_ops is 5"),
+    ("params-rft-without-samples", lambda t, m: validate(params_with(t, set_key("tasks.word_math.train_rl.rft.samples", 0))),
+     "tasks.word_math.train_rl.rft.samples"),
+    ("params-paired-unevaluated", lambda t, m: validate(params_with(t, set_key("tasks.instruct.report.paired", ["rl:sft"]))),
+     "tasks.instruct.report.paired: 'rl:sft': 'rl' is not an evaluated model of instruct (sft)"),
     # --- data files ---------------------------------------------------------------------------------------------
     ("data-malformed-line", lambda t, m: standalone(t, b'{"gold": "a", "prediction": "a"}\n{"gold": \n'),
      "preds.jsonl:2: malformed JSON (Expecting value); fix or delete that line"),
@@ -248,12 +259,12 @@ CASES = [
      "/proc/storylab-qa: cannot write in /proc"),
     # --- the pretrained pipeline's recipes (configs/pretrained.yaml) and eval.splits ------------------------------
     ("params-eval-split-unknown", lambda t, m: script(
-        "eval_accuracy_plus.py", "--params", params_with(t, set_key("eval.splits", ["test", "dev"])), "--task",
-        "word_math", "--model_dir", m / "good", "--data_dir", m / "qa", "--out", t / "e.json"),
-     "eval.splits: 'dev' is not a split of word_math (train, validation, test)"),
+        "eval_accuracy_plus.py", "--params", params_with(t, set_key("tasks.word_math.eval.splits", ["test", "dev"])),
+        "--task", "word_math", "--model_dir", m / "good", "--data_dir", m / "qa", "--out", t / "e.json"),
+     "eval.splits: 'dev' is not a split of word_math (train, validation, test, test_harder)"),
     ("params-eval-splits-without-heldout", lambda t, m: script(
-        "eval_accuracy_plus.py", "--params", params_with(t, set_key("eval.splits", ["train"])), "--task", "word_math",
-        "--model_dir", m / "good", "--data_dir", m / "qa", "--out", t / "e.json"),
+        "eval_accuracy_plus.py", "--params", params_with(t, set_key("tasks.word_math.eval.splits", ["train"])), "--task",
+        "word_math", "--model_dir", m / "good", "--data_dir", m / "qa", "--out", t / "e.json"),
      "eval.splits: ['train'] leaves out the held-out split 'test'; add it"),
     ("params-variant-scale-task-unknown", lambda t, m: validate(params_with(
         t, set_key("variants.scale.naive", {"task": "poetry", "generate_stories": {}, "base_sft_steps": 1,

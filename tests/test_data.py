@@ -117,25 +117,57 @@ def test_word_math_working_is_correct_arithmetic_and_ends_with_the_answer():
         assert value == problem["number"] and 2 <= problem["num_ops"] <= 4
 
 
-def test_word_math_held_out_problems_share_no_arithmetic_with_train(tmp_path):
+def test_word_math_splits_scarce_demonstrations_an_answer_only_pool_and_a_harder_test(tmp_path):
     from storylab.io import write_jsonl
 
     task = get_task("word_math")
-    problems = math_generator.generate(**MATH)
+    problems = math_generator.generate(**{**MATH, "max_ops": 5})
     assert len({p["key"] for p in problems}) == len(problems)
     write_jsonl(tmp_path / "problems.jsonl", problems)
-    build = task.params["build_qa"](seed=0, validation_problems=50, test_problems=50, answer_only_fraction=0.5)
+    build = task.params["build_qa"](seed=0, validation_problems=50, test_problems=50, harder_test_problems=40,
+                                    demonstrations=30, demo_max_ops=3)
     files, stats = task.build(build, tmp_path)
-    train_keys = {r["key"] for r in files["train.jsonl"]}
-    for split in ("validation", "test"):
-        assert not train_keys & {r["key"] for r in files[f"{split}.jsonl"]}
-        assert all(r["answer"].count("=") == r["num_ops"] for r in files[f"{split}.jsonl"])  # held-out golds show working
-    answer_only = [r for r in files["train.jsonl"] if r["style"] == "answer_only"]
-    assert 0.4 < len(answer_only) / len(files["train.jsonl"]) < 0.6
-    assert all(re.fullmatch(r"#### \d+", r["answer"]) for r in answer_only)
-    with pytest.raises(StorylabError, match="leave no train problems"):
-        task.build(task.params["build_qa"](seed=0, validation_problems=200, test_problems=200,
-                                           answer_only_fraction=0), tmp_path)
+    splits = {name: files[f"{name}.jsonl"] for name in ("train", "validation", "test", "test_harder")}
+    assert {name: len(records) for name, records in splits.items()} == \
+        {"train": 30, "validation": 50, "test": 50, "test_harder": 40}
+    pool, worked = files["rl_pool.jsonl"], files["rl_pool_worked.jsonl"]
+    assert len(pool) == len(problems) - 170 == stats["rl_pool"]["problems"]
+    # Every problem in exactly one place; nothing held out shares its arithmetic with what is trained on
+    ids = [r["id"] for records in [*splits.values(), pool] for r in records]
+    assert len(ids) == len(set(ids)) == len(problems)
+    trained = {r["key"] for r in splits["train"] + pool}
+    for name in ("validation", "test", "test_harder"):
+        assert not trained & {r["key"] for r in splits[name]}
+    # Demonstrations and held-out golds show their working; the pool has the final answer only
+    for records in splits.values():
+        assert all(r["answer"].count("=") == r["num_ops"] for r in records)
+    assert all(re.fullmatch(r"#### \d+", r["answer"]) for r in pool)
+    assert [r["id"] for r in worked] == [r["id"] for r in pool]
+    assert all(w["answer"].endswith(p["answer"]) and w["answer"].count("=") == w["num_ops"] for w, p in zip(worked, pool))
+    # Demonstrations cover 2-3 operations; test_harder and part of the pool 4-5
+    assert {r["num_ops"] for name in ("train", "validation", "test") for r in splits[name]} == {2, 3}
+    assert {r["num_ops"] for r in splits["test_harder"]} == {4, 5}
+    assert {4, 5} <= {r["num_ops"] for r in pool}
+    # The seed redraws the split, the same seed gives the same bytes
+    assert task.build(build, tmp_path)[0] == files
+    other, _ = task.build(build.model_copy(update={"seed": 1}), tmp_path)
+    assert [r["id"] for r in other["train.jsonl"]] != [r["id"] for r in splits["train"]]
+    with pytest.raises(StorylabError, match="exceed the .* problems of at most demo_max_ops"):
+        task.build(build.model_copy(update={"demonstrations": len(problems)}), tmp_path)
+    with pytest.raises(StorylabError, match="harder_test_problems"):
+        task.build(build.model_copy(update={"demo_max_ops": 5}), tmp_path)
+
+
+def test_word_math_rl_pool_is_read_by_rl_and_absent_pools_fall_back_to_train(tmp_path):
+    from storylab.io import write_jsonl
+
+    task = get_task("word_math")
+    write_jsonl(tmp_path / "train.jsonl", [{"id": "t", "question": "q", "answer": "1+1=2\n#### 2"}])
+    assert [r["id"] for r in task.load_pool(tmp_path)] == ["t"]
+    write_jsonl(tmp_path / "rl_pool.jsonl", [{"id": "p", "question": "q", "answer": "#### 3"}])
+    write_jsonl(tmp_path / "rl_pool_worked.jsonl", [{"id": "p", "question": "q", "answer": "1+2=3\n#### 3"}])
+    assert task.load_pool(tmp_path)[0]["answer"] == "#### 3"
+    assert task.load_pool(tmp_path, worked=True)[0]["answer"] == "1+2=3\n#### 3"
 
 
 def test_word_math_says_when_the_difficulty_has_too_few_problems():

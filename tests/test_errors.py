@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from conftest import REPO, run_script, set_dotted, tiny_params, write_params
-from storylab.config import load_params, validate_all
+from storylab.config.loader import load_params, validate_all
 from storylab.errors import StorylabError
 from storylab.io import read_json, read_jsonl, write_json
 from storylab.tasks import get_task
@@ -30,12 +30,12 @@ def test_committed_params_are_valid():
     ("tasks.story_qa.generate_stories.num_entities", "5",
      "tasks.story_qa.generate_stories.num_entities: Input should be a valid integer"),
     ("tasks.story_qa.build_qa.test_fraction", 1.5, "tasks.story_qa.build_qa.test_fraction: Input should be less than 1"),
-    ("tasks.story_qa.train_rl.method", "ppo", "tasks.story_qa.train_rl.method: Input should be 'none', 'grpo' or 'dpo'"),
+    ("tasks.story_qa.train_rl.method", "ppo", "tasks.story_qa.train_rl.method: Input should be 'none', 'grpo', 'dpo' or 'rft'"),
     ("tasks.story_qa.train_rl.grpo", {"rewards": ["bleu"]},
      "train_rl.grpo.rewards (task story_qa): unknown reward 'bleu'; allowed: exact_match, relaxed_match"),
     ("tasks.story_qa.train_rl.grpo", {"num_generations": 3},
      "tasks.story_qa.train_rl: per_device_train_batch_size must be a multiple of grpo.num_generations"),
-    ("tasks.word_math.generate_stories.min_ops", 5, "tasks.word_math.generate_stories: min_ops must be <= max_ops"),
+    ("tasks.word_math.generate_stories.min_ops", 6, "tasks.word_math.generate_stories: min_ops must be <= max_ops"),
     ("tasks.story_qa.train_sft", 5, "tasks.story_qa.train_sft: expected a mapping of overrides"),
 ])
 def test_bad_params_name_the_key(tmp_path, dotted, value, expected):

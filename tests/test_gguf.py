@@ -63,7 +63,7 @@ def test_a_lora_step_on_the_imported_model(imported):
     """storylab's SFT path (load_pretrained, lora_config, StorylabSFTTrainer): one step moves only the adapters."""
     from datasets import Dataset
 
-    from storylab.config import ModelParams, TrainSFTParams
+    from storylab.config.schema import ModelParams, TrainSFTParams
     from storylab.modeling import load_pretrained, lora_config
     from storylab.training import StorylabSFTTrainer, sft_config
 

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from conftest import generate_data, run_stage_here, tiny_params
-from storylab.config import load_params
+from storylab.config.loader import load_params
 from storylab.modeling import build_tiny_model, load_pretrained, train_tiny_tokenizer
 from storylab.prompts import format_prompt
 

@@ -32,6 +32,7 @@ STAGES |= {"validate_params", "open_book"}
 # is SFT only, so no stage trains or re-scores a copy of its SFT model.
 MODELS = {task: tuple(entry["model"] for entry in tiny_params()["pipeline"]["eval_accuracy_plus"].values()
                       if entry["task"] == task) for task in TASKS}
+PAIRED = {task: {**tiny_params()["report"], **tiny_params()["tasks"][task]["report"]}["paired"] for task in TASKS}
 STAGES |= {f"train_rl@{task}-{run}" for task in TASKS for run in MODELS[task] if run != "sft"}
 STAGES |= {f"eval_accuracy_plus@{task}-{model}" for task in TASKS for model in MODELS[task]}
 
@@ -49,8 +50,9 @@ def test_full_dag_runs_every_task_offline_and_writes_versioned_metrics(repo):
                      "eval_template_scatter.png", "summary.md"):
             assert (root / f"metrics/{task}/report/{name}").stat().st_size > 0
         numbers = json.loads((root / f"metrics/{task}/report/numbers.json").read_text())
-        pairs = {f"{after}_minus_{before}" for after, before in (("rl", "sft"), ("control", "sft"), ("rl", "control"))
-                 if {after, before} <= set(MODELS[task])}
+        # The task's report.paired, per held-out split (word_math: test, and test_harder as `pair@test_harder`)
+        pairs = {pair.replace(":", "_minus_") + suffix for pair in PAIRED[task]
+                 for suffix in ("", *(f"@{split}" for split in metrics["splits"] if split == "test_harder"))}
         assert set(numbers) == {"metric_version", "metric", *MODELS[task], *pairs}
         for pair in pairs:  # the paired difference, and how many held-out questions moved each way
             found = numbers[pair]
@@ -58,7 +60,8 @@ def test_full_dag_runs_every_task_offline_and_writes_versioned_metrics(repo):
             assert found["ci_low"] <= found["difference"] <= found["ci_high"]
         headline = json.loads((root / f"metrics/{task}/headline.json").read_text())
         differences = {key for key, pair in (("rl-sft", "rl_minus_sft"), ("rl-ctrl", "rl_minus_control")) if pair in pairs}
-        assert set(headline) == {"version", "score", "ci_low", "ci_high", "train", *differences}
+        train = {"train"} if "train" in metrics["splits"] else set()
+        assert set(headline) == {"version", "score", "ci_low", "ci_high", *train, *differences}
         assert headline["score"] == round(numbers["sft"]["test"], 3)
         # DVCLive: the per-step curve (a row per logged step: the first, then every logging_steps) beside
         # transformers' one-row end-of-training summary

@@ -5,7 +5,7 @@ from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
 from conftest import tiny_params
-from storylab.config import ModelParams, TrainSFTParams
+from storylab.config.schema import ModelParams, TrainSFTParams
 from storylab.modeling import build_tiny_model, train_tiny_tokenizer
 from storylab.prompts import document_records, sft_records
 from storylab.training import StorylabSFTTrainer, sft_config, trainer_defaults

@@ -1,8 +1,4 @@
-"""Typed, validated params.yaml: schema (the shared sections), loader (tasks, overrides, one-line errors),
-variants (recipes). `python -m storylab.config [params.yaml]` validates the whole file without running anything."""
-from storylab.config.loader import load_params, validate_all
-from storylab.config.schema import (EvalParams, ModelParams, ReportParams, Section, TrainRLParams,
-                                    TrainSFTParams)
-
-__all__ = ["EvalParams", "ModelParams", "ReportParams", "Section", "TrainRLParams", "TrainSFTParams",
-           "load_params", "validate_all"]
+"""Typed, validated params.yaml: schema (the shared sections: a leaf, which task folders import), validation (one
+section -> one-line errors), loader (tasks, overrides), variants (recipes), presets. Import from the submodule; this
+file imports nothing, so `storylab.config.schema` can be imported without the loader (which imports the tasks).
+`python -m storylab.config [params.yaml]` validates the whole file without running anything."""

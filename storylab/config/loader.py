@@ -235,6 +235,14 @@ def check_pipeline(pipeline: PipelineParams, sections: dict[str, dict], source: 
             if (task, model) not in evals:
                 raise StorylabError(f"{source}: pipeline.eval_accuracy_plus: {task}-{model} is missing; add "
                                     f"{task}-{model}: {{task: {task}, model: {model}}}")
+    for task, section in sections.items():
+        evaluated = {model for name, model in evals if name == task}
+        for pair in section["report"].paired:
+            names = pair.split(":")
+            missing = [name for name in names if name not in evaluated] if len(names) == 2 else [pair]
+            if missing:
+                raise StorylabError(f"{source}: tasks.{task}.report.paired: {pair!r}: {missing[0]!r} is not an "
+                                    f"evaluated model of {task} ({', '.join(sorted(evaluated))}); pairs are AFTER:BEFORE")
     orphan = sorted(key for key, entry in pipeline.eval_accuracy_plus.items()
                     if entry.model != "sft" and (entry.task, entry.model) not in runs)
     if orphan:

@@ -81,11 +81,25 @@ class TrainSFTParams(Section):
 
 
 class GRPOParams(Section):
+    """TRL GRPOConfig's knobs by their TRL names, and the pool filter TRL does not have."""
     rewards: list[str] = Field(min_length=1)
     num_generations: int = Field(ge=2, le=1024)
     max_completion_length: int = Field(ge=1, le=MAX_TOKENS)
     temperature: float = Field(gt=0)
     beta: float = Field(ge=0)
+    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"]
+    scale_rewards: Literal["group", "batch", "none"]
+    epsilon_high: float | None = Field(gt=0)  # None: TRL's symmetric clip (epsilon); DAPO's clip-higher is 0.28
+    mask_truncated_completions: bool
+    filter_samples: int = Field(ge=0, le=1024)  # > 0: screen the pool with this many samples per problem first
+    filter_problems: int = Field(ge=0, le=100_000_000)  # pool problems screened (0: all of them)
+
+
+class RFTParams(Section):
+    """Expert iteration (rejection-sampling fine-tuning): sample, keep the distinct correct answers, SFT on them."""
+    problems: int = Field(ge=1, le=100_000_000)  # pool problems sampled (the first ones)
+    samples: int = Field(ge=1, le=1024)          # samples per problem (problems x samples = its rollouts)
+    max_steps: int = Field(ge=1, le=MAX_STEPS)    # SFT steps on the demonstrations and the kept samples
 
 
 class DPOParams(Section):
@@ -95,7 +109,7 @@ class DPOParams(Section):
 
 
 class TrainRLParams(Section):
-    method: Literal["none", "grpo", "dpo"]
+    method: Literal["none", "grpo", "dpo", "rft"]
     seed: int = Field(ge=0)
     max_steps: int = Field(ge=1, le=MAX_STEPS)
     learning_rate: float = Field(gt=0)
@@ -106,6 +120,7 @@ class TrainRLParams(Section):
     control_steps: int = Field(ge=0, le=MAX_STEPS)
     grpo: GRPOParams
     dpo: DPOParams
+    rft: RFTParams
 
     @model_validator(mode="after")
     def _whole_groups(self):
@@ -128,6 +143,7 @@ class EvalParams(Section):
 class ReportParams(Section):
     pass_threshold: float = Field(ge=0, le=1)
     error_analysis_questions: int = Field(ge=1, le=100_000)
+    paired: list[str]  # AFTER:BEFORE evaluated models: a paired bootstrap of the held-out check for each
 
 
 class RewriteParams(Section):
@@ -157,14 +173,20 @@ class LaunchParams(Section):
     config: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
 
 
+# The runs train_rl makes beside SFT: rl (train_rl.method), control (SFT continued: the equal-compute control), rft
+# (expert iteration on the RL pool), bound (SFT continued on the pool's worked solutions: what perfect demonstrations
+# would give), base (the untrained start).
+RUN_NAMES = ("base", "rl", "control", "rft", "bound")
+
+
 class RunEntry(Section):
     task: str
-    run: Literal["base", "rl", "control"]
+    run: Literal[RUN_NAMES]
 
 
 class EvalEntry(Section):
     task: str
-    model: Literal["base", "sft", "rl", "control"]
+    model: Literal[("sft", *RUN_NAMES)]
 
 
 class PipelineParams(Section):

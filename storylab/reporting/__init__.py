@@ -69,13 +69,17 @@ def headline_table(test: pd.DataFrame, pass_threshold: float) -> pd.DataFrame:
 
 
 def _grpo_line(stage: dict) -> str:
-    line = (f"GRPO ({stage['steps']} steps): mean reward {stage['mean_reward']:.3f}; "
+    rollouts = f", {stage['rollouts']} rollouts" if "rollouts" in stage else ""
+    screened = (f" The pool was screened with the starting model's samples: {stage['pool_kept']} of "
+                f"{stage['pool_screened']} problems kept ({stage['pool_solved_never']:.0%} never solved, "
+                f"{stage['pool_solved_always']:.0%} always).") if "pool_kept" in stage else ""
+    line = (f"GRPO ({stage['steps']} steps{rollouts}): mean reward {stage['mean_reward']:.3f}; "
             f"{stage['mean_frac_reward_zero_std']:.0%} of the groups had one reward for all their completions "
             "(zero advantage, so no gradient from them).")
     if stage["mean_frac_reward_zero_std"] >= 0.99:
         line += (" Almost no learning signal: the starting model answers every train question the same way each "
                  "time (all right when the QA is memorised, all wrong when it was never trained).")
-    return line
+    return line + screened
 
 
 STAGE_LINES = {
@@ -87,6 +91,11 @@ STAGE_LINES = {
         for key, kind in (("", ""), ("_easy", "easy pairs: "), ("_hard", "hard pairs: "))
         if "heldout_preference_accuracy" + key in s) + "."),
     "sft-continued": lambda s: f"SFT continued for {s['steps']} more steps (the control: the compute of the RL run).",
+    "rft": lambda s: (f"Expert iteration: {s['rollouts']} samples on {s['rft_problems']} pool problems, "
+                      f"{s['rft_solved']:.0%} solved at least once, {s['rft_kept']} distinct right answers kept; SFT "
+                      f"continued {s['steps']} steps on them and the demonstrations."),
+    "sft-bound": lambda s: (f"SFT continued {s['steps']} steps on the pool's worked solutions ({s['sft_examples']} "
+                            "examples: the upper bound, perfect demonstrations for every pool problem)."),
 }
 
 

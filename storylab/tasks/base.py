@@ -4,6 +4,9 @@ Data layout a task's build_qa writes (and its other stages read), in `data/<task
     <split>.jsonl              one record per question: `id`, `question` (the user's message), `answer` (the
                                target completion and the gold the scorer compares against), any task fields
     documents.jsonl            optional: plain texts trained on with the loss on every token (story_qa's stories)
+    rl_pool.jsonl              optional: problems RL trains on, their answer the checkable final answer only
+                               (word_math); without it RL trains on the train split. rl_pool_worked.jsonl: the same
+                               problems with full solutions, for the upper-bound arm only
     preferences_<split>.jsonl  optional: DPO pairs `question`, `chosen`, `rejected`
 """
 from __future__ import annotations
@@ -33,6 +36,10 @@ class Task:
     params: ClassVar[dict[str, type[Section]]]
     splits: ClassVar[tuple[str, ...]] = ("train", "validation", "test")
     heldout_split: ClassVar[str] = "test"
+    # Every held-out split (the first is the headline's): each gets eval.num_samples samples and a report table.
+    heldout_splits: ClassVar[tuple[str, ...]] = ("test",)
+    # Splits build_qa may leave out (their params ask for none); evaluation skips them where absent.
+    optional_splits: ClassVar[tuple[str, ...]] = ()
     # The item metric of the headline, the binary check that is also the default GRPO reward ("correct").
     primary_metric: ClassVar[str] = "correct"
     # Whether standalone scoring needs a gold answer per line (`gold`, or `reference`); without one it scores "".
@@ -70,10 +77,11 @@ class Task:
             raise StorylabError(f"{path}: no records; rerun build_qa (dvc repro) or check the task's build_qa params")
         return records
 
-    def imitable(self, record: dict) -> bool:
-        """Whether SFT may imitate this train record's answer (all by default; GRPO uses every train record, its
-        reward needs only the answer)."""
-        return True
+    def load_pool(self, data_dir: str | Path, worked: bool = False) -> list[dict]:
+        """The problems RL and expert iteration train on: rl_pool.jsonl (answers to check, no solutions), else the
+        train split. worked: rl_pool_worked.jsonl, the same problems with full solutions (the upper-bound arm)."""
+        path = Path(data_dir) / ("rl_pool_worked.jsonl" if worked else "rl_pool.jsonl")
+        return read_jsonl(path, required=RECORD_FIELDS) if path.is_file() else self.load("train", data_dir)
 
     def documents(self, data_dir: str | Path) -> list[dict]:
         """Texts trained on with the loss on every token, besides the train split (none by default)."""
@@ -148,9 +156,10 @@ class Task:
         log-probability and token count (end token included), prompted as in evaluation."""
         return {}
 
-    def report_sections(self, evals: list[dict], predictions: dict[str, dict[str, dict]]) -> list[str]:
+    def report_sections(self, evals: list[dict], predictions: dict[str, dict[str, dict]], resamples: int,
+                        seed: int) -> list[str]:
         """Task-specific markdown sections of the report, after the headline table. predictions: model -> record id
-        -> its held-out prediction record."""
+        -> its held-out prediction record; resamples, seed: eval.bootstrap_resamples and eval.seed, for any CI."""
         return []
 
 

@@ -201,11 +201,11 @@ class SpecStory(Task):
                         "logprob_margin": mean_ci([c - r for c, r in rows], resamples, seed)}
         return result
 
-    def report_sections(self, evals, predictions):
-        return spec_story_report(self, evals, predictions)
+    def report_sections(self, evals, predictions, resamples, seed):
+        return spec_story_report(self, evals, predictions, resamples, seed)
 
 
-def spec_story_report(task, evals: list[dict], predictions: dict) -> list[str]:
+def spec_story_report(task, evals: list[dict], predictions: dict, resamples: int, seed: int) -> list[str]:
     split = task.heldout_split
     constraint_rows, text_rows, pref_rows = [], [], []
     for result in evals:
@@ -245,20 +245,21 @@ def spec_story_report(task, evals: list[dict], predictions: dict) -> list[str]:
         lines = []
         for after in [name for name in predictions if name != "sft"]:
             for metric in ("style", "repeated_4gram"):
-                diff = paired_item_difference(task, predictions, after, "sft", metric)
+                diff = paired_item_difference(task, predictions, after, "sft", metric, resamples, seed)
                 lines.append(f"- {after} minus sft, {metric}: {diff['difference']:+.3f} (95% paired bootstrap CI "
-                             f"[{diff['ci_low']:+.3f}, {diff['ci_high']:+.3f}], 1000 resamples)")
+                             f"[{diff['ci_low']:+.3f}, {diff['ci_high']:+.3f}], {resamples} resamples)")
         sections += ["## Style and repetition against SFT, paired over the held-out specs", "\n".join(lines)]
     if predictions:
         sections += ["## Sample stories (the first held-out specs, greedy)", *side_by_side(predictions, 5)]
     return sections
 
 
-def paired_item_difference(task, predictions: dict, after: str, before: str, metric: str) -> dict:
+def paired_item_difference(task, predictions: dict, after: str, before: str, metric: str, resamples: int,
+                           seed: int) -> dict:
     ids = list(predictions[before])
     values = {name: [task.score_item(predictions[name][i]["prediction"], "", predictions[name][i], None)[metric]
                      for i in ids] for name in (after, before)}
-    return paired_difference_ci(values[after], values[before], 1000, 0)
+    return paired_difference_ci(values[after], values[before], resamples, seed)
 
 
 TASK = SpecStory()

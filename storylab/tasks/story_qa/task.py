@@ -93,7 +93,7 @@ class StoryQA(ShortAnswerTask):
             return {}
         return {"chance_exact_match": chance_exact_match(records, self.load("train", data_dir))}
 
-    def report_sections(self, evals, predictions):
+    def report_sections(self, evals, predictions, resamples, seed):
         return ["## Memorisation vs extraction", split_table(evals).to_markdown(index=False),
                 "Unseen: people with no story anywhere; their EM should sit at the chance level of answering the "
                 "most common train answer of each fact type.",

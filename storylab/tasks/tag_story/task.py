@@ -166,7 +166,7 @@ class TagStory(Task):
             return {}
         return {"reference_ppl": reference_perplexity(records, logprobs, resamples, seed)}
 
-    def report_sections(self, evals, predictions):
+    def report_sections(self, evals, predictions, resamples, seed):
         split = self.heldout_split
         rows = []
         for result in evals:

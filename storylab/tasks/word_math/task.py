@@ -4,6 +4,13 @@ The check (numeric.same_number: the number after the last `####`, else the last 
 `correct` and the binary GRPO reward. Held-out problems share no arithmetic (start, operations, operands) with
 train problems. Metrics: greedy pass@1 with a 95% CI, pass@k from k samples (eval.num_samples), the share of
 answers with no `####` and the share that shows working (an `=` line), per number of operations.
+
+The setting where RL with a verifiable reward pays: worked solutions are scarce, problems with a checkable answer
+are plenty. build_qa keeps `demonstrations` worked solutions as the train split (what SFT imitates) and puts every
+other train problem into `rl_pool.jsonl` with its final answer only (what GRPO and expert iteration read); the
+generator's working for those problems goes to `rl_pool_worked.jsonl`, read only by the upper-bound arm. Problems
+with more than `demo_max_ops` operations are never demonstrated: they form `test_harder` and part of the pool (the
+edge of competence, where RL is said to generalise and SFT to memorise).
 """
 from __future__ import annotations
 
@@ -45,7 +52,9 @@ class BuildParams(Section):
     seed: int = Field(ge=0)
     validation_problems: int = Field(ge=1)
     test_problems: int = Field(ge=1)
-    answer_only_fraction: float = Field(ge=0, le=1)
+    harder_test_problems: int = Field(ge=0)
+    demonstrations: int = Field(ge=1)
+    demo_max_ops: int = Field(ge=1)
 
 
 class ScoreParams(Section):
@@ -56,7 +65,9 @@ class WordMath(Task):
     name = "word_math"
     metric_version = 1
     params = {"generate_stories": GenerateParams, "build_qa": BuildParams, "score": ScoreParams}
-    splits = ("train", "validation", "test")
+    splits = ("train", "validation", "test", "test_harder")
+    heldout_splits = ("test", "test_harder")
+    optional_splits = ("test_harder",)  # build_qa writes it only with harder_test_problems > 0
     primary_metric = "correct"
     reward_metrics = ("correct",)
 
@@ -71,36 +82,69 @@ class WordMath(Task):
         return {"problems.jsonl": problems}, stats
 
     def build(self, params, raw_dir):
-        """Held-out splits first, in draw order (problems are distinct by key, so no held-out key is trained on);
-        train solutions give the working except for a seeded answer_only_fraction of them."""
-        problems = read_jsonl(Path(raw_dir, "problems.jsonl"), required=("id", "question", "working", "number", "key"))
-        held = params.validation_problems + params.test_problems
-        if held >= len(problems):
-            raise StorylabError(f"tasks.{self.name}.build_qa: validation_problems + test_problems ({held}) leave no "
-                                f"train problems of the {len(problems)} generated; raise generate_stories.num_problems")
-        rng = random.Random(params.seed)
-        parts = {"test": problems[:params.test_problems], "validation": problems[params.test_problems:held],
-                 "train": problems[held:]}
-        files, stats = {}, {}
-        for split, part in parts.items():
-            records = []
-            for problem in part:
-                answer_only = split == "train" and rng.random() < params.answer_only_fraction
-                records.append({"id": problem["id"], "question": problem["question"],
-                                "answer": solution(problem["working"], problem["number"], answer_only),
-                                "key": problem["key"], "num_ops": problem["num_ops"],
-                                "style": "answer_only" if answer_only else "working"})
-            files[f"{split}.jsonl"] = records
-            stats[split] = {"problems": len(records), "answer_only": sum(r["style"] == "answer_only" for r in records)}
-        shared = {p["key"] for p in parts["train"]} & {p["key"] for p in parts["test"] + parts["validation"]}
+        """Held-out splits first, in draw order (problems are distinct by key, so no held-out key is trained on):
+        test and validation from the problems of at most demo_max_ops operations, test_harder from the others. The
+        demonstrations are a seeded draw of the easy problems left (kept in draw order); every problem left over
+        joins the answer-only RL pool. No pool or harder split is written where none is left."""
+        problems = read_jsonl(Path(raw_dir, "problems.jsonl"),
+                              required=("id", "question", "working", "number", "key", "num_ops"))
+        where = f"tasks.{self.name}.build_qa"
+        easy = [p for p in problems if p["num_ops"] <= params.demo_max_ops]
+        hard = [p for p in problems if p["num_ops"] > params.demo_max_ops]
+        held = params.test_problems + params.validation_problems
+        if held + params.demonstrations > len(easy):
+            raise StorylabError(f"{where}: test_problems + validation_problems + demonstrations ({held} + "
+                                f"{params.demonstrations}) exceed the {len(easy)} problems of at most demo_max_ops "
+                                f"({params.demo_max_ops}) operations; lower them or raise generate_stories.num_problems")
+        if params.harder_test_problems > len(hard):
+            raise StorylabError(f"{where}: harder_test_problems {params.harder_test_problems}, but only {len(hard)} "
+                                f"problems have more than demo_max_ops ({params.demo_max_ops}) operations; raise "
+                                "generate_stories.max_ops above demo_max_ops, or num_problems")
+        left = easy[held:]
+        chosen = set(random.Random(params.seed).sample(range(len(left)), params.demonstrations))
+        parts = {"test": easy[:params.test_problems], "validation": easy[params.test_problems:held],
+                 "train": [p for i, p in enumerate(left) if i in chosen],
+                 "test_harder": hard[:params.harder_test_problems]}
+        pool_ids = {p["id"] for i, p in enumerate(left) if i not in chosen} | \
+            {p["id"] for p in hard[params.harder_test_problems:]}
+        pool = [p for p in problems if p["id"] in pool_ids]  # easy and hard mixed, in draw order
+        files = {f"{split}.jsonl": [self._record(p, worked=True) for p in part] for split, part in parts.items() if part}
+        if pool:
+            files["rl_pool.jsonl"] = [self._record(p, worked=False) for p in pool]
+            files["rl_pool_worked.jsonl"] = [self._record(p, worked=True) for p in pool]
+        stats = {split: {"problems": len(part), "ops": _ops(part)} for split, part in {**parts, "rl_pool": pool}.items()}
+        trained = {p["key"] for p in parts["train"] + pool}
+        shared = trained & {p["key"] for p in parts["test"] + parts["validation"] + parts["test_harder"]}
         if shared:
             raise StorylabError(f"held-out problem shares its arithmetic with a train problem: {sorted(shared)[0]}")
         return files, stats
 
-    def imitable(self, record):
-        """SFT imitates worked solutions only: a target without working teaches the model to skip it (half the train
-        targets answer-only dropped greedy pass@1 from 0.88 to 0.17); GRPO's reward needs only the number."""
-        return record.get("style", "working") == "working"
+    @staticmethod
+    def _record(problem: dict, worked: bool) -> dict:
+        """A split record; without working (the RL pool) the answer is `#### <n>` alone: the gold the check reads."""
+        return {"id": problem["id"], "question": problem["question"],
+                "answer": solution(problem["working"], problem["number"], answer_only=not worked),
+                "key": problem["key"], "num_ops": problem["num_ops"]}
+
+    def check_params(self, params, source):
+        """The difficulty split and the pool, from the params alone (before any stage works)."""
+        super().check_params(params, source)
+        gen, build, rl = params.generate_stories, params.build_qa, params.train_rl
+        where = f"{source}: tasks.{self.name}.build_qa"
+        if build.demo_max_ops < gen.min_ops:
+            raise StorylabError(f"{where}.demo_max_ops {build.demo_max_ops}: below generate_stories.min_ops "
+                                f"({gen.min_ops}), so there is nothing to demonstrate; raise it")
+        if build.harder_test_problems and build.demo_max_ops >= gen.max_ops:
+            raise StorylabError(f"{where}.demo_max_ops {build.demo_max_ops}: test_harder needs problems of more "
+                                f"operations than any demonstration, but generate_stories.max_ops is {gen.max_ops}; "
+                                "lower demo_max_ops or raise max_ops (or set harder_test_problems: 0)")
+        pool = gen.num_problems - build.test_problems - build.validation_problems - build.harder_test_problems \
+            - build.demonstrations
+        prompts = rl.per_device_train_batch_size // rl.grpo.num_generations
+        if pool < 0 or 0 < pool < prompts:  # no pool at all: RL trains on the demonstrations
+            raise StorylabError(f"{where}: the RL pool would hold {pool} problems (generate_stories.num_problems minus "
+                                f"the splits and demonstrations), fewer than one GRPO step's {prompts} prompts; raise "
+                                "num_problems or lower the splits")
 
     def check(self, prediction, gold, record):
         return same_number(prediction, gold)
@@ -124,21 +168,32 @@ class WordMath(Task):
                 result[f"ops_{ops}"] = aggregate(subset, resamples, seed)
         return result
 
-    def report_sections(self, evals, predictions):
-        rows = []
-        for result in evals:
-            block = result["test"]["all"]
-            rows.append({"model": result["model"], "pass@1 (greedy)": _fmt(block["correct"]),
-                         **{f"pass@{k}": _fmt(block[f"pass_at_{k}"]) for k in _ks(block)},
-                         "sampled accuracy": _fmt(block.get("sampled_correct")),
-                         "no ####": _fmt(block["no_marker"]), "shows working": _fmt(block["shows_working"]),
-                         **{f"pass@1, {name.split('_')[1]} ops": _fmt(result["test"][name]["correct"])
-                            for name in result["test"] if name.startswith("ops_")}})
-        return ["## Held-out problems: pass@k, format and working",
-                pd.DataFrame(rows).to_markdown(index=False),
-                "pass@k: share of problems with at least one right answer among k samples at eval.sample_temperature. "
-                "no ####: answers without the marker (the check then takes the last number). shows working: answers "
-                "with an `=` line."]
+    def report_sections(self, evals, predictions, resamples, seed):
+        sections = []
+        for split in self.heldout_splits:
+            rows = []
+            for result in evals:
+                if split not in result["splits"]:
+                    continue
+                block = result[split]["all"]
+                rows.append({"model": result["model"], "pass@1 (greedy)": _fmt(block["correct"]),
+                             **{f"pass@{k}": _fmt(block[f"pass_at_{k}"]) for k in _ks(block)},
+                             "sampled accuracy": _fmt(block.get("sampled_correct")),
+                             "no ####": _fmt(block["no_marker"]), "shows working": _fmt(block["shows_working"]),
+                             **{f"pass@1, {name.split('_')[1]} ops": _fmt(result[split][name]["correct"])
+                                for name in result[split] if name.startswith("ops_")}})
+            if rows:
+                sections += [f"## Held-out problems, {split}: pass@k, format and working",
+                             pd.DataFrame(rows).to_markdown(index=False)]
+        return sections + [
+            "test: problems of as many operations as the demonstrations; test_harder: more operations than any "
+            "demonstration (build_qa.demo_max_ops). pass@k: share of problems with at least one right answer among k "
+            "samples at eval.sample_temperature. no ####: answers without the marker (the check then takes the last "
+            "number). shows working: answers with an `=` line."]
+
+
+def _ops(problems: list[dict]) -> dict[str, int]:
+    return {str(k): v for k, v in sorted(pd.Series([p["num_ops"] for p in problems], dtype=int).value_counts().items())}
 
 
 def _ks(block: dict) -> list[int]:

@@ -1,0 +1,105 @@
+"""The arms of word_math's RL comparison beside GRPO: expert iteration keeps only distinct right answers that ended
+on the end token and reads no worked solution; the GRPO pool screen keeps the problems solved sometimes; the
+upper bound trains on the worked pool. Sampling is replaced by fixed completions, so each rule is checked exactly."""
+import importlib.util
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import REPO, tiny_params
+from storylab.config.loader import task_sections
+from storylab.tasks import get_task
+
+
+@pytest.fixture(scope="module")
+def train_rl():
+    spec = importlib.util.spec_from_file_location("train_rl_script", REPO / "scripts/train_rl.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def params():
+    data = tiny_params()
+    return SimpleNamespace(**task_sections(data, "word_math", "tiny", check_models=False))
+
+
+def problem(i: int, answer: int, worked: bool = False) -> dict:
+    return {"id": f"p{i}", "question": f"Mia has {answer} apples. How many apples does Mia have now?",
+            "answer": (f"{answer}+0={answer}\n" if worked else "") + f"#### {answer}", "key": str(i), "num_ops": 2}
+
+
+def fixed_samples(groups: dict[str, list[tuple[str, bool]]]):
+    """A stand-in for sample_groups: per problem id, (text, stopped) completions scored by the task's check."""
+    task = get_task("word_math")
+
+    def sample_groups(task_, model, tokenizer, params, records, samples):
+        return [[{"text": text, "stopped": stopped, "correct": task.check(text, r["answer"], r)}
+                 for text, stopped in groups[r["id"]][:samples]] for r in records]
+    return sample_groups
+
+
+def test_rft_keeps_distinct_right_answers_that_stopped_and_reads_no_worked_solution(train_rl, params, tmp_path,
+                                                                                  monkeypatch):
+    task = get_task("word_math")
+    from storylab.io import write_jsonl
+
+    demos = [problem(0, 5, worked=True)]
+    write_jsonl(tmp_path / "train.jsonl", demos)
+    write_jsonl(tmp_path / "rl_pool.jsonl", [problem(1, 7), problem(2, 9)])
+    # The worked pool holds a marker no sample has: if RFT read it, the marker would reach the SFT records.
+    write_jsonl(tmp_path / "rl_pool_worked.jsonl", [{**problem(i, a), "answer": "WORKED"} for i, a in ((1, 7), (2, 9))])
+    monkeypatch.setattr(train_rl, "sample_groups", fixed_samples({
+        "p1": [("3+4=7\n#### 7", True), ("3+4=7\n#### 7", True), ("#### 7", True), ("#### 8", True)],
+        "p2": [("#### 9", False), ("#### 2", True), ("#### 2", True), ("#### 1", True)]}))
+    monkeypatch.setattr(train_rl, "load_pretrained", lambda *a, **k: (None, None))
+    captured = {}
+
+    def continue_sft(task_, params_, args, records, steps, model, tokenizer, summary):
+        captured.update(records=records, steps=steps, summary=summary)
+        return None, None, summary
+    monkeypatch.setattr(train_rl, "continue_sft", continue_sft)
+    rft = params.train_rl.rft.model_copy(update={"problems": 2, "samples": 4})
+    params.train_rl = params.train_rl.model_copy(update={"rft": rft})
+    train_rl.train_rft(task, params, SimpleNamespace(data_dir=tmp_path, sft_dir="unused"))
+
+    answers = [(r["id"], r["answer"]) for r in captured["records"]]
+    # the demonstration, then the two distinct right answers to p1; p2's right answer was cut (not stopped): dropped
+    assert answers == [("p0", "5+0=5\n#### 5"), ("p1", "3+4=7\n#### 7"), ("p1", "#### 7")]
+    assert not any("WORKED" in answer for _, answer in answers)
+    assert captured["steps"] == rft.max_steps
+    assert captured["summary"] == {"rollouts": 8, "rft_problems": 2, "rft_solved": 0.5, "rft_kept": 2}
+
+
+def test_pool_screen_keeps_problems_the_start_solves_sometimes(train_rl, params, monkeypatch):
+    task = get_task("word_math")
+    grpo = params.train_rl.grpo.model_copy(update={"filter_samples": 2, "filter_problems": 3})
+    params.train_rl = params.train_rl.model_copy(update={"grpo": grpo})
+    monkeypatch.setattr(train_rl, "sample_groups", fixed_samples({
+        "p1": [("#### 1", True), ("#### 1", True)],    # always right: no advantage
+        "p2": [("#### 2", True), ("#### 0", True)],    # sometimes: kept
+        "p3": [("#### 0", True), ("#### 0", True)],    # never: no advantage
+        "p4": [("#### 4", True), ("#### 0", True)]}))  # past filter_problems: not screened
+    kept, summary = train_rl.screen_pool(task, None, None, params, [problem(i, i) for i in range(1, 5)])
+    assert [r["id"] for r in kept] == ["p2"]
+    assert summary == {"pool_screened": 3, "pool_kept": 1, "pool_solved_never": pytest.approx(1 / 3),
+                       "pool_solved_always": pytest.approx(1 / 3)}
+
+
+def test_the_bound_trains_on_the_demonstrations_and_the_worked_pool(train_rl, params, tmp_path, monkeypatch):
+    from storylab.io import write_jsonl
+
+    write_jsonl(tmp_path / "train.jsonl", [problem(0, 5, worked=True)])
+    write_jsonl(tmp_path / "rl_pool.jsonl", [problem(1, 7)])
+    write_jsonl(tmp_path / "rl_pool_worked.jsonl", [problem(1, 7, worked=True)])
+    seen = {}
+    monkeypatch.setattr(train_rl, "continue_sft", lambda task, params, args, records: seen.setdefault("r", records))
+    train_rl.sft_on_worked_pool(get_task("word_math"), params, SimpleNamespace(data_dir=tmp_path))
+    assert [r["answer"] for r in seen["r"]] == ["5+0=5\n#### 5", "7+0=7\n#### 7"]
+
+
+def test_each_run_has_one_method(train_rl, params):
+    assert {run: train_rl.method_of(run, params) for run in ("rl", "control", "rft", "bound", "base")} == \
+        {"rl": params.train_rl.method, "control": "sft-continued", "rft": "rft", "bound": "sft-bound", "base": "base"}
+    assert all(callable(train_rl.METHODS[train_rl.method_of(run, params)]) for run in ("control", "rft", "bound"))
