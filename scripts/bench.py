@@ -23,6 +23,7 @@ from storylab.errors import run
 from storylab.generation import generate_answers
 from storylab.modeling import build_tiny_model, load_pretrained
 from storylab.prompts import prompts_for
+from storylab.tasks.base import load_documents, load_split
 from storylab.training import StorylabSFTTrainer, sft_config, sft_phases
 
 
@@ -92,7 +93,7 @@ def main() -> str:
     parser.add_argument("--steps", type=int, default=60)
     args = parser.parse_args()
     task, params = stage_params(args, "model", "train_sft", "eval")
-    records = task.load(task.heldout_split, args.data_dir)[:args.questions]
+    records = load_split(task, task.heldout_split, args.data_dir)[:args.questions]
     model, tokenizer = load_pretrained(args.model_dir, params.model)
     prompts = prompts_for(tokenizer, records, params.model)
 
@@ -101,8 +102,8 @@ def main() -> str:
     print(f"generation, {len(prompts)} questions: batched (batch {batch_size}) {gen['batched']:.1f} q/s, "
           f"one at a time {gen['one_at_a_time']:.1f} q/s -> {gen['ratio']:.1f}x "
           f"(identical answers: {gen['same_answers']})")
-    train = bench_training(params.model, params.train_sft, tokenizer, task.documents(args.data_dir),
-                           task.load("train", args.data_dir), args.steps, warmup=5)
+    train = bench_training(params.model, params.train_sft, tokenizer, load_documents(args.data_dir),
+                           load_split(task, "train", args.data_dir), args.steps, warmup=5)
     print(f"training, {args.steps} steps: SFTTrainer {train['trainer']:.0f} tok/s, plain PyTorch loop "
           f"{train['plain_loop']:.0f} tok/s -> trainer/plain = {train['ratio']:.2f}x")
     return f"{task.name}: generation {gen['ratio']:.1f}x, trainer/plain {train['ratio']:.2f}x"

@@ -21,6 +21,7 @@ from storylab.cli import stage_parser, stage_params
 from storylab.errors import StorylabError, run
 from storylab.io import check_outputs, read_jsonl, read_recipe, write_json, write_jsonl
 from storylab.metrics.stats import mean_ci, pass_at_k
+from storylab.tasks.base import load_split
 
 
 def format_table(title: str, metrics: dict) -> str:
@@ -76,7 +77,7 @@ def evaluate(task, params, model_dir: str, data_dir: str, pred_dir: str) -> dict
         texts = [format_completion(c, params.model.prompt_format) for c in completions]
         return completion_logprobs(model, tokenizer, prompts, texts, max(1, ev.batch_size // 4))
 
-    splits = {split: task.load(split, data_dir)[:ev.max_per_split or None] for split in scored_splits(task, ev)
+    splits = {split: load_split(task, split, data_dir)[:ev.max_per_split or None] for split in scored_splits(task, ev)
               if split not in task.optional_splits or Path(data_dir, f"{split}.jsonl").is_file()}
     prompts_of = {split: prompts_for(tokenizer, records, params.model) for split, records in splits.items()}
     check_fits(model, tokenizer, [p for prompts in prompts_of.values() for p in prompts], ev.max_new_tokens,

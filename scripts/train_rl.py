@@ -32,6 +32,8 @@ from pathlib import Path
 from datasets import Dataset
 from transformers import AutoTokenizer
 
+from storylab.checkpoints import (CHECKPOINT_FILES, TRAINER_CHECKPOINT, checkpoint_dir, checkpoint_settings,
+                                  finish_checkpoints, process_state, resume_point, run_fingerprint)
 from storylab.cli import stage_parser, stage_params
 from storylab.config.schema import RUN_NAMES
 from storylab.errors import StorylabError, run
@@ -39,9 +41,10 @@ from storylab.generation import check_fits, generate_completions
 from storylab.io import check_outputs, read_json, read_recipe, write_json
 from storylab.modeling import initial_model, is_adapter, load_pretrained, lora_config
 from storylab.prompts import format_completion, format_prompt, prompts_for
-from storylab.training import (CHECKPOINT_FILES, TRAINER_CHECKPOINT, StorylabSFTTrainer, checkpoint_dir, checkpoint_settings,
-                               callbacks, finish_checkpoints, process_state, resume_point,
-                               run_fingerprint, save_model, sft_config, sft_phases, trainer_defaults, with_progress)
+from storylab.rewards import trl_reward
+from storylab.tasks.base import load_documents, load_pool, load_preferences, load_split
+from storylab.training import (StorylabSFTTrainer, callbacks, save_model, sft_config, sft_phases, trainer_defaults,
+                               with_progress)
 
 
 def record_untrained(live_dir: str, method: str) -> None:
@@ -111,7 +114,7 @@ def train_grpo(task, params, args):
     from trl import GRPOConfig, GRPOTrainer
 
     rl, grpo = params.train_rl, params.train_rl.grpo
-    records = task.load_pool(args.data_dir)
+    records = load_pool(task, args.data_dir)
     check_pool(records, params, f"the RL pool of {args.data_dir}")
     model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
     screening = {}
@@ -134,7 +137,7 @@ def train_grpo(task, params, args):
     # experiment ran GRPO) with model.lora enabled, TRL adds a fresh adapter (DPO below does the same).
     trainer = with_progress(GRPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
                                         peft_config=None if is_adapter(model) else lora_config(params.model),
-                                        reward_funcs=[task.reward(name, params.score) for name in grpo.rewards],
+                                        reward_funcs=[trl_reward(task, name, params.score) for name in grpo.rewards],
                                         callbacks=callbacks(args.live_dir, resume=bool(resume))))
     trainer.train(resume_from_checkpoint=resume)
     logs = [entry for entry in trainer.state.log_history if "reward" in entry]
@@ -153,14 +156,14 @@ def train_rft(task, params, args):
     SFT run goes on from its checkpoint on them for rft.max_steps (so it differs from the control in its data only).
     The pool's answers are used only to check samples; no worked solution is read."""
     rft = params.train_rl.rft
-    pool = task.load_pool(args.data_dir)[:rft.problems]
+    pool = load_pool(task, args.data_dir)[:rft.problems]
     model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
     kept = []
     for record, group in zip(pool, sample_groups(task, model, tokenizer, params, pool, rft.samples)):
         answers = dict.fromkeys(s["text"] for s in group if s["correct"] and s["stopped"])
         kept += [{**record, "answer": answer} for answer in answers]
     # With no right sample this is the control (SFT on the demonstrations); rft_kept 0 says so in the report.
-    records = task.load("train", args.data_dir) + kept
+    records = load_split(task, "train", args.data_dir) + kept
     return continue_sft(task, params, args, records, rft.max_steps, model, tokenizer,
                         {"rollouts": len(pool) * rft.samples, "rft_problems": len(pool),
                          "rft_solved": len({r["id"] for r in kept}) / len(pool), "rft_kept": len(kept)})
@@ -178,7 +181,7 @@ def train_dpo(task, params, args):
     from trl import DPOConfig, DPOTrainer
 
     rl = params.train_rl
-    pairs = {split: task.load_preferences(split, args.data_dir) for split in ("train", "test")}
+    pairs = {split: load_preferences(split, args.data_dir) for split in ("train", "test")}
     if not pairs["train"] or not pairs["test"]:
         raise StorylabError(f"train_rl.method dpo (task {task.name}): {args.data_dir} has no preferences_train.jsonl "
                             "and preferences_test.jsonl; this task makes no preference pairs, use grpo or none")
@@ -229,8 +232,8 @@ def continue_sft(task, params, args, records=None, steps=None, model=None, token
     if model is None:
         model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
     start_step = read_json(start / "trainer_state.json", required=("global_step",))["global_step"]
-    records = task.load("train", args.data_dir) if records is None else records
-    phases = sft_phases(tokenizer, task.documents(args.data_dir), records, params.model, params.train_sft.mix_qa,
+    records = load_split(task, "train", args.data_dir) if records is None else records
+    phases = sft_phases(tokenizer, load_documents(args.data_dir), records, params.model, params.train_sft.mix_qa,
                         params.train_sft.max_length)
     config = sft_config(args.out_dir, params.train_sft, params.model, max_steps=start_step + steps)
     resume = resume_point(args.out_dir, run_fingerprint(params, [args.sft_dir, args.data_dir])) or str(start)
@@ -245,7 +248,7 @@ def continue_sft(task, params, args, records=None, steps=None, model=None, token
 def sft_on_worked_pool(task, params, args):
     """The upper bound: SFT continued for control_steps on the demonstrations and the pool's worked solutions (what
     RL could reach if every pool problem came with a perfect demonstration)."""
-    return continue_sft(task, params, args, task.load("train", args.data_dir) + task.load_pool(args.data_dir, worked=True))
+    return continue_sft(task, params, args, load_split(task, "train", args.data_dir) + load_pool(task, args.data_dir, worked=True))
 
 
 # One plain function per method: (task, params, args) -> (trainer or None, tokenizer, summary). Each builds its own

@@ -19,16 +19,16 @@ from pathlib import Path
 from datasets import Dataset
 from dvclive import Live
 
+from storylab.checkpoints import checkpoint_dir, finish_checkpoints, process_state, resume_point, run_fingerprint
 from storylab.cli import stage_parser, stage_params
 from storylab.errors import StorylabError, run
 from storylab.io import check_outputs
-from storylab.generation import generate_answers, model_positions
+from storylab.generation import check_length, generate_answers
 from storylab.modeling import check_model_source, initial_model, lora_config
 from storylab.prompts import prompts_for, sft_records
-from storylab.training import (StorylabSFTTrainer, callbacks, check_prompt_lengths, checkpoint_dir, early_stopping,
-                               finish_checkpoints,
-                               process_state, resume_point, run_fingerprint, save_model, selection_settings, sft_config,
-                               sft_phases, with_progress)
+from storylab.tasks.base import load_documents, load_split
+from storylab.training import (StorylabSFTTrainer, callbacks, check_prompt_lengths, early_stopping, save_model,
+                               selection_settings, sft_config, sft_phases, with_progress)
 
 
 def validation_scorer(task, records: list[dict], tokenizer, model_params, batch_size: int = 64):
@@ -75,15 +75,12 @@ def main() -> str:
     if sft.select_every and "validation" not in task.splits:
         raise StorylabError(f"{args.params}: train_sft.select_every (task {task.name}): the task has no validation "
                             "split to select on; set select_every: 0")
-    documents = task.documents(args.data_dir)
-    records = task.load("train", args.data_dir)
+    documents = load_documents(args.data_dir)
+    records = load_split(task, "train", args.data_dir)
 
     corpus = [d["text"] for d in documents] + [r["question"] + " " + r["answer"] for r in records]
     model, tokenizer = initial_model(params.model, sft.seed, corpus=corpus)
-    positions = model_positions(model)
-    if positions and sft.max_length > positions:
-        raise StorylabError(f"{args.params}: train_sft.max_length {sft.max_length} exceeds the model's {positions} "
-                            f"positions; lower it to at most {positions}")
+    check_length(model, sft.max_length, f"{args.params}: train_sft.max_length")
     check_prompt_lengths(tokenizer, records, params.model, sft.max_length)
     phases = sft_phases(tokenizer, documents, records, params.model, sft.mix_qa, sft.max_length)
     if sft.max_steps == 0:
@@ -93,7 +90,7 @@ def main() -> str:
         return f"max_steps 0: the untrained starting model -> {args.out_dir}"
     selection, settings = {}, {}
     if sft.select_every:
-        validation = task.load("validation", args.data_dir)
+        validation = load_split(task, "validation", args.data_dir)
         selection["eval_dataset"] = Dataset.from_list(sft_records(tokenizer, validation, params.model, sft.max_length))
         if sft.select_metric == "loss":
             settings = selection_settings(sft, "eval_loss", greater_is_better=False)

@@ -12,6 +12,13 @@ def model_positions(model) -> int | None:
     return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
 
 
+def check_length(model, length: int, what: str) -> None:
+    """Before training: sequences of `length` tokens fit in the model's positions."""
+    positions = model_positions(model)
+    if positions and length > positions:
+        raise StorylabError(f"{what} {length} exceeds the model's {positions} positions; lower it to at most {positions}")
+
+
 def check_fits(model, tokenizer, prompts: list[str], new_tokens: int, what: str) -> None:
     """Before generating: the longest prompt and `new_tokens` more fit in the model's positions. Past them a model
     generates on (rotary positions extrapolate) into garbage, or fails after every earlier batch has run."""

@@ -7,6 +7,7 @@ import pytest
 
 from storylab.errors import StorylabError
 from storylab.tasks import get_task
+from storylab.tasks.base import load_pool
 from storylab.tasks.story_qa.qa import QUESTION_TEMPLATES, build_pairs, find_leaks, preference_pairs
 from storylab.biographies import DISTRACTOR_SURNAMES, FACT_TYPES, PLACES, generate, make_entities, write_story
 from storylab.tasks.word_math import generator as math_generator
@@ -163,11 +164,11 @@ def test_word_math_rl_pool_is_read_by_rl_and_absent_pools_fall_back_to_train(tmp
 
     task = get_task("word_math")
     write_jsonl(tmp_path / "train.jsonl", [{"id": "t", "question": "q", "answer": "1+1=2\n#### 2"}])
-    assert [r["id"] for r in task.load_pool(tmp_path)] == ["t"]
+    assert [r["id"] for r in load_pool(task, tmp_path)] == ["t"]
     write_jsonl(tmp_path / "rl_pool.jsonl", [{"id": "p", "question": "q", "answer": "#### 3"}])
     write_jsonl(tmp_path / "rl_pool_worked.jsonl", [{"id": "p", "question": "q", "answer": "1+2=3\n#### 3"}])
-    assert task.load_pool(tmp_path)[0]["answer"] == "#### 3"
-    assert task.load_pool(tmp_path, worked=True)[0]["answer"] == "1+2=3\n#### 3"
+    assert load_pool(task, tmp_path)[0]["answer"] == "#### 3"
+    assert load_pool(task, tmp_path, worked=True)[0]["answer"] == "1+2=3\n#### 3"
 
 
 def test_word_math_says_when_the_difficulty_has_too_few_problems():

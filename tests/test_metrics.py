@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from storylab.metrics import numeric, stats, text
+from storylab.rewards import trl_reward
 from storylab.tasks import get_task
 
 
@@ -106,10 +107,10 @@ def test_rewards_call_the_evaluation_check():
     params = story.params["score"](short_thresh=15, rouge_thresh=0.5)
     completions = [" Castle Dunmere", "Eastwold", [{"role": "assistant", "content": "castle dunmere!"}]]
     trl_keywords = {"prompts": ["q"] * 3, "completion_ids": [[1]] * 3, "trainer_state": None}
-    assert story.reward("exact_match", params)(completions, gold=["Castle Dunmere"] * 3, **trl_keywords) == [1.0, 0.0, 1.0]
-    assert story.reward("token_f1", params)(completions, gold=["Castle Dunmere"] * 3) == [1.0, 0.0, 1.0]
+    assert trl_reward(story, "exact_match", params)(completions, gold=["Castle Dunmere"] * 3, **trl_keywords) == [1.0, 0.0, 1.0]
+    assert trl_reward(story, "token_f1", params)(completions, gold=["Castle Dunmere"] * 3) == [1.0, 0.0, 1.0]
     math = get_task("word_math")
-    reward = math.reward("correct", math.params["score"]())
+    reward = trl_reward(math, "correct", math.params["score"]())
     golds = ["3+4=7\n#### 7"] * 3
     assert reward(["3+4=7\n#### 7", "#### 8", "I think 7"], gold=golds, **trl_keywords) == [1.0, 0.0, 1.0]
     for completion, gold in [("#### 7", golds[0]), ("#### 8", golds[0])]:

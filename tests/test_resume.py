@@ -1,6 +1,6 @@
 """Resume after a crash: a training stage killed with SIGKILL and run again continues from its last checkpoint and
 ends with the same weights and metrics as a run that was never interrupted; a checkpoint made under other params is
-never resumed (storylab.training.resume_point: fingerprint of command, params, inputs and code)."""
+never resumed (storylab.checkpoints.resume_point: fingerprint of command, params, inputs and code)."""
 import signal
 import subprocess
 import sys

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import run_script, tiny_params, write_params
 from storylab.io import write_jsonl
+from storylab.rewards import trl_reward
 from storylab.tasks.tag_story.generator import PLOTS, SETTINGS, TONES, TRAITS, generate
 from storylab.tasks.tag_story.task import TASK, check_tags, format_tags, tag_list
 
@@ -47,7 +48,7 @@ def test_tag_check_on_hand_made_stories():
     assert check_tags("PIP, BRAVE; KIND! a Desert Oasis - hidden treasure (silly)", tags)["coverage"] == 1.0
     item = TASK.score_item(story, story, {"tags": tags, "stopped": False}, None)
     assert item["correct"] == 0.0 and item["coverage"] == 1.0  # every tag, but it did not stop on the end token
-    reward = TASK.reward("coverage", None)
+    reward = trl_reward(TASK, "coverage", None)
     assert reward([story, "Pip."], gold=[story, story], tags=[tags, tags]) == [1.0, pytest.approx(1 / 6)]
 
 

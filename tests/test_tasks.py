@@ -5,7 +5,9 @@ import pytest
 from conftest import tiny_params, write_params
 from storylab.config.loader import load_params
 from storylab.io import write_files
+from storylab.rewards import trl_reward
 from storylab.tasks import get_task, registered
+from storylab.tasks.base import load_split
 
 
 @pytest.fixture(scope="module", params=registered())
@@ -35,7 +37,7 @@ def test_generation_is_deterministic(built):
 
 def test_splits_exist_and_are_disjoint(built):
     task, _, root = built
-    splits = {split: task.load(split, root / "qa") for split in task.splits}
+    splits = {split: load_split(task, split, root / "qa") for split in task.splits}
     assert "train" in splits and task.heldout_split in splits and all(splits.values())
     seen: dict[str, str] = {}
     for split, records in splits.items():
@@ -48,7 +50,7 @@ def test_splits_exist_and_are_disjoint(built):
 
 def test_perfect_and_empty_predictions(built):
     task, params, root = built
-    records = task.load(task.heldout_split, root / "qa")
+    records = load_split(task, task.heldout_split, root / "qa")
     perfect = [{**r, "gold": r["answer"], "prediction": r["answer"]} for r in records]
     empty = [{**r, "gold": r["answer"], "prediction": ""} for r in records]
     assert task.score(perfect, params.score, 100, 0)["all"][task.primary_metric]["mean"] == 1.0
@@ -57,14 +59,14 @@ def test_perfect_and_empty_predictions(built):
 
 def test_rewards_are_in_unit_interval_and_the_default_is_the_check(built):
     task, params, root = built
-    records = task.load("train", root / "qa")[:4]
+    records = load_split(task, "train", root / "qa")[:4]
     completions = [r["answer"] for r in records] + ["", "####", "zzz 12 zzz"] * 2
     golds = [r["answer"] for r in records] + [records[0]["answer"]] * 6
     columns = [task.reward_columns(r) for r in records] + [task.reward_columns(records[0])] * 6
     keyword = {name: [c[name] for c in columns] for name in columns[0]}
     for metric in task.reward_metrics:
-        rewards = task.reward(metric, params.score)(completions, **keyword)
+        rewards = trl_reward(task, metric, params.score)(completions, **keyword)
         assert len(rewards) == len(completions) and all(0.0 <= value <= 1.0 for value in rewards)
-    check = task.reward(task.primary_metric, params.score)(completions, **keyword)
+    check = trl_reward(task, task.primary_metric, params.score)(completions, **keyword)
     assert check == [task.check(c, g, col) for c, g, col in zip(completions, golds, columns)]
     assert check[:len(records)] == [1.0] * len(records)

@@ -1,4 +1,5 @@
-"""What a task is. The stages are task-agnostic: they call these hooks, and a task folder fills them in.
+"""What a task is. The stages are task-agnostic: they call these hooks, and a task folder fills them in; the files
+build_qa writes are read by the functions at the end of this module (the TRL reward adapter: storylab/rewards.py).
 
 Data layout a task's build_qa writes (and its other stages read), in `data/<task>/qa/`:
     <split>.jsonl              one record per question: `id`, `question` (the user's message), `answer` (the
@@ -22,6 +23,7 @@ from storylab.errors import StorylabError
 from storylab.io import read_jsonl
 from storylab.metrics.stats import mean_ci
 from storylab.metrics.text import ANSWER_METRICS, answer_scores, exact_match, tokens
+
 
 RECORD_FIELDS = ("id", "question", "answer")
 
@@ -68,30 +70,6 @@ class Task:
         `preferences_<split>.jsonl`), from the raw data and the task's build_qa params, and its stats."""
         raise NotImplementedError
 
-    def load(self, split: str, data_dir: str | Path) -> list[dict]:
-        if split not in self.splits:
-            raise ValueError(f"{self.name} has no split {split!r}; its splits: {', '.join(self.splits)}")
-        path = Path(data_dir) / f"{split}.jsonl"
-        records = read_jsonl(path, required=RECORD_FIELDS)
-        if not records:
-            raise StorylabError(f"{path}: no records; rerun build_qa (dvc repro) or check the task's build_qa params")
-        return records
-
-    def load_pool(self, data_dir: str | Path, worked: bool = False) -> list[dict]:
-        """The problems RL and expert iteration train on: rl_pool.jsonl (answers to check, no solutions), else the
-        train split. worked: rl_pool_worked.jsonl, the same problems with full solutions (the upper-bound arm)."""
-        path = Path(data_dir) / ("rl_pool_worked.jsonl" if worked else "rl_pool.jsonl")
-        return read_jsonl(path, required=RECORD_FIELDS) if path.is_file() else self.load("train", data_dir)
-
-    def documents(self, data_dir: str | Path) -> list[dict]:
-        """Texts trained on with the loss on every token, besides the train split (none by default)."""
-        path = Path(data_dir) / "documents.jsonl"
-        return read_jsonl(path, required=("text",)) if path.is_file() else []
-
-    def load_preferences(self, split: str, data_dir: str | Path) -> list[dict] | None:
-        path = Path(data_dir) / f"preferences_{split}.jsonl"
-        return read_jsonl(path, required=("question", "chosen", "rejected")) if path.is_file() else None
-
     # -- scoring: one scorer for evaluation and the GRPO reward ------------------------------------------
     def check(self, prediction: str, gold: str, record: dict) -> float:
         """The task's binary check, 1.0 when the prediction is right: the primary metric of score_item, the default
@@ -109,21 +87,9 @@ class Task:
         items = [self.score_item(r["prediction"], r["gold"], r, params) for r in records]
         return {"all": aggregate(items, resamples, seed)}
 
-    def reward(self, metric: str, params) -> Callable[..., list[float]]:
-        """A TRL reward function: the score_item metric of each completion, so the reward is the evaluation's
-        check. TRL passes the dataset's other columns (reward_columns) as keyword lists."""
-        def reward(completions: list, gold: list[str], prompts=None, completion_ids=None, trainer_state=None,
-                   log_extra=None, log_metric=None, environments=None, **columns) -> list[float]:
-            texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
-            records = [dict(zip(columns, values)) for values in zip(*columns.values())] or [{}] * len(texts)
-            return [self.score_item(text.strip(), answer, record, params)[metric]
-                    for text, answer, record in zip(texts, gold, records)]
-
-        reward.__name__ = metric
-        return reward
-
     def reward_columns(self, record: dict) -> dict:
-        """The GRPO dataset's columns besides the prompt: the gold answer and what score_item reads of the record."""
+        """The GRPO dataset's columns besides the prompt (storylab.rewards passes them back to score_item): the gold
+        answer and what score_item reads of the record."""
         return {"gold": record["answer"]}
 
     def check_params(self, params, source: str) -> None:
@@ -232,3 +198,34 @@ def side_by_side(predictions: dict[str, dict[str, dict]], count: int) -> list[st
             lines += [f"**{name}:**", "", predictions[name][record_id]["prediction"], ""]
         blocks.append("\n".join(lines))
     return blocks
+
+
+# -- the files build_qa writes -------------------------------------------------------------------------
+def load_split(task, split: str, data_dir: str | Path) -> list[dict]:
+    """The records of one of the task's splits (at least one)."""
+    if split not in task.splits:
+        raise ValueError(f"{task.name} has no split {split!r}; its splits: {', '.join(task.splits)}")
+    path = Path(data_dir) / f"{split}.jsonl"
+    records = read_jsonl(path, required=RECORD_FIELDS)
+    if not records:
+        raise StorylabError(f"{path}: no records; rerun build_qa (dvc repro) or check the task's build_qa params")
+    return records
+
+
+def load_pool(task, data_dir: str | Path, worked: bool = False) -> list[dict]:
+    """The problems RL and expert iteration train on: rl_pool.jsonl (answers to check, no solutions), else the
+    train split. worked: rl_pool_worked.jsonl, the same problems with full solutions (the upper-bound arm)."""
+    path = Path(data_dir) / ("rl_pool_worked.jsonl" if worked else "rl_pool.jsonl")
+    return read_jsonl(path, required=RECORD_FIELDS) if path.is_file() else load_split(task, "train", data_dir)
+
+
+def load_documents(data_dir: str | Path) -> list[dict]:
+    """Texts trained on with the loss on every token, besides the train split (none when there is no file)."""
+    path = Path(data_dir) / "documents.jsonl"
+    return read_jsonl(path, required=("text",)) if path.is_file() else []
+
+
+def load_preferences(split: str, data_dir: str | Path) -> list[dict] | None:
+    """The split's DPO pairs, None when build_qa wrote none."""
+    path = Path(data_dir) / f"preferences_{split}.jsonl"
+    return read_jsonl(path, required=("question", "chosen", "rejected")) if path.is_file() else None

@@ -19,7 +19,7 @@ from storylab.config.schema import Section
 from storylab.errors import StorylabError
 from storylab.io import read_jsonl
 from storylab.metrics.text import exact_match
-from storylab.tasks.base import AnswerScoreParams, ShortAnswerTask
+from storylab.tasks.base import AnswerScoreParams, ShortAnswerTask, load_split
 from storylab.tasks.story_qa.qa import SPLITS, build_pairs, find_leaks, preference_pairs
 
 
@@ -91,7 +91,7 @@ class StoryQA(ShortAnswerTask):
     def split_extras(self, split, records, data_dir):
         if split != "unseen":
             return {}
-        return {"chance_exact_match": chance_exact_match(records, self.load("train", data_dir))}
+        return {"chance_exact_match": chance_exact_match(records, load_split(self, "train", data_dir))}
 
     def report_sections(self, evals, predictions, resamples, seed):
         return ["## Memorisation vs extraction", split_table(evals).to_markdown(index=False),
