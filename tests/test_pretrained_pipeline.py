@@ -62,10 +62,11 @@ def test_load_params_merges_the_overlay(tmp_path):
     """A stage run with --overlay sees the overlay's values, and --set on top of both."""
     params = write_params(tmp_path, tiny_params())
     overlay = tmp_path / "overlay.yaml"
-    overlay.write_text(yaml.safe_dump({"eval": {"splits": ["test"]}, "tasks": {"word_math": {"eval": {"max_new_tokens": 7}}}}))
+    overlay.write_text(yaml.safe_dump({"eval": {"batch_size": 5, "seed": 11},
+                                       "tasks": {"word_math": {"eval": {"max_new_tokens": 7, "splits": ["test"]}}}}))
     loaded = load_params(params, "word_math", ("eval",), ["eval.batch_size=3"], overlay=overlay)
-    assert (loaded.eval.splits, loaded.eval.max_new_tokens, loaded.eval.batch_size) == (["test"], 7, 3)
-    assert load_params(params, "word_math", ("eval",)).eval.splits == []
+    assert (loaded.eval.splits, loaded.eval.max_new_tokens, loaded.eval.batch_size, loaded.eval.seed) == (["test"], 7, 3, 11)
+    assert load_params(params, "word_math", ("eval",)).eval.splits == tiny_params()["tasks"]["word_math"]["eval"]["splits"]
 
 
 def test_every_scale_reports_its_pairs():

@@ -71,7 +71,7 @@ def test_full_dag_runs_every_task_offline_and_writes_versioned_metrics(repo):
     story = json.loads((root / "metrics/story_qa/eval/sft.json").read_text())
     assert set(story["splits"]) == {"train", "test", "unseen"} and "chance_exact_match" in story["unseen"]
     summary = (root / "metrics/story_qa/report/summary.md").read_text()
-    assert "| model " in summary and "GRPO (2 steps): mean reward" in summary and "rl minus sft" in summary
+    assert "| model " in summary and "GRPO (2 steps, " in summary and "rollouts): mean reward" in summary and "rl minus sft" in summary
     assert "SFT continued for 2 more steps" in summary
     math = json.loads((root / "metrics/word_math/eval/rl.json").read_text())
     assert {"pass_at_2", "sampled_correct", "correct", "no_marker"} <= set(math["test"]["all"])
