@@ -148,6 +148,8 @@ import-model: $(STAMP) ## the real pretrained model, offline: SmolLM2-135M-Instr
 
 # `make pretrained`: the original experiments on the imported SmolLM2-135M-Instruct with LoRA (pretrained/dvc.yaml,
 # params: configs/pretrained.yaml over params.yaml), sized for 2 CPU cores; on a GPU: make preset PRESET=pretrained_gpu.
-pretrained: params ## the original experiments on a real instruct model (SmolLM2-135M-Instruct, LoRA, offline) -> metrics/pretrained/
+# The import runs first: every stage validates params, model.name_or_path included, and DVC may order a data stage
+# (which does not depend on the model dir) before import_model.
+pretrained: params import-model ## the original experiments on a real instruct model (SmolLM2-135M-Instruct, LoRA, offline) -> metrics/pretrained/
 	$(DVC) repro pretrained/dvc.yaml
 	@echo; $(PY) scripts/results.py --pretrained
