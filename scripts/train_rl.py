@@ -16,15 +16,17 @@ beat. --run rft is expert iteration beside the rl run; --run bound continues SFT
 worked solutions (rl_pool_worked.jsonl): what RL could reach with perfect demonstrations. --run base saves the model
 SFT started from (the from-scratch model's initial weights, seeded by train_sft.seed, with the SFT model's tokenizer;
 or the pretrained model): the untuned baseline of the report.
-Every run checkpoints every train_rl.checkpoint_every steps and resumes after a kill (storylab.training). The metrics
-JSON says what the run saw (GRPO: rollouts, reward and zero-variance groups over the steps, the pool screening; RFT:
-rollouts and samples kept; DPO: held-out preferences); the saved model's recipe carries it too. The wall time is
-printed (and in the DVCLive curves), not recorded: metrics/ reproduces bit for bit.
+Every run checkpoints every train_rl.checkpoint_every steps and resumes after a kill (storylab.checkpoints). The
+metrics JSON says what the run saw and cost (GRPO: rollouts, reward and zero-variance groups over the steps, the pool
+screening; RFT: rollouts and samples kept; DPO: held-out preferences; each arm: tokens generated and trained on); the
+saved model's recipe carries it too. The wall time is printed (and in the DVCLive curves), not recorded: metrics/
+reproduces bit for bit.
 """
 from __future__ import annotations
 
 import storylab  # noqa: F401  first: pins the CPU math libraries and the progress bars before torch loads
 
+import itertools
 import shutil
 import time
 from pathlib import Path
@@ -75,63 +77,99 @@ def save_start(task, params, args):
     return None, None, {}
 
 
-def sample_groups(task, model, tokenizer, params, records: list[dict], samples: int) -> list[list[dict]]:
+def sample_groups(task, model, tokenizer, params, records: list[dict], samples: int, seed: int) -> list[list[dict]]:
     """`samples` completions per record at the GRPO temperature and length, each marked `correct` by the task's check
     (the reward) and `stopped` (ended on the end token)."""
     grpo = params.train_rl.grpo
     prompts = prompts_for(tokenizer, records, params.model)
     check_fits(model, tokenizer, prompts, grpo.max_completion_length, "train_rl.grpo.max_completion_length")
     groups = generate_completions(model, tokenizer, prompts, max(params.train_rl.per_device_train_batch_size, samples),
-                                  grpo.max_completion_length, samples, grpo.temperature, params.train_rl.seed)
+                                  grpo.max_completion_length, samples, grpo.temperature, seed)
     return [[{**s, "correct": task.check(s["text"], r["answer"], r)} for s in group]
             for r, group in zip(records, groups)]
 
 
-def screen_pool(task, model, tokenizer, params, records: list[dict]) -> tuple[list[dict], dict]:
-    """The pool problems the starting model solves sometimes, not never or always: a group whose completions all
-    score the same has zero advantage and teaches nothing. TRL has no dynamic sampling (it still spends the step on
-    such groups), so the pool is screened here once, with the SFT model's samples, before training."""
-    grpo = params.train_rl.grpo
-    screened = records[:grpo.filter_problems or None]
-    solved = [sum(s["correct"] for s in group) for group in sample_groups(task, model, tokenizer, params, screened,
-                                                                          grpo.filter_samples)]
-    kept = [r for r, n in zip(screened, solved) if 0 < n < grpo.filter_samples]
-    return kept, {"pool_screened": len(screened), "pool_kept": len(kept),
-                  "pool_solved_never": sum(n == 0 for n in solved) / len(solved),
-                  "pool_solved_always": sum(n == grpo.filter_samples for n in solved) / len(solved)}
+class PoolScreen:
+    """The pool problems the current policy solves sometimes, not never or always, streamed to GRPO as it trains: a
+    group whose completions all score the same has zero advantage and teaches nothing. TRL has no dynamic sampling
+    (it spends the step on such groups), so this does it: the next grpo.filter_problems pool problems (cycling) are
+    sampled filter_samples times by the model being trained, and the ones it solved 1..k-1 times are drawn in turn
+    for grpo.refresh_every steps; then the next slice is screened, with the model as it is then. TRL's loader draws
+    rows lazily (one generation batch ahead), so each screen sees the policy of that moment. On a resume the trainer
+    replays the skipped batches through a fresh screen with the resumed model: a resumed run draws other problems
+    than an uninterrupted one would."""
+
+    def __init__(self, task, tokenizer, params, records: list[dict], rows: list[dict]):
+        self.task, self.tokenizer, self.params, self.records, self.rows_of = task, tokenizer, params, records, rows
+        self.model = None  # the policy, set once the trainer holds it
+        self.solved: list[int] = []  # per screened problem, how many of its samples were right
+        self.generated_tokens = 0
+
+    def screen(self, start: int) -> list[int]:
+        """The pool indices of the slice from `start` (cycling) that the policy solves sometimes."""
+        grpo, seed = self.params.train_rl.grpo, self.params.train_rl.seed
+        chunk = [i % len(self.records) for i in range(start, start + min(grpo.filter_problems, len(self.records)))]
+        was_training = self.model.training
+        groups = sample_groups(self.task, self.model, self.tokenizer, self.params, [self.records[i] for i in chunk],
+                               grpo.filter_samples, seed + start)
+        self.model.train(was_training)
+        solved = [sum(s["correct"] for s in group) for group in groups]
+        self.solved += solved
+        self.generated_tokens += sum(s["tokens"] for group in groups for s in group)
+        return [i for i, n in zip(chunk, solved) if 0 < n < grpo.filter_samples]
+
+    def rows(self):
+        rl = self.params.train_rl
+        size, window = min(rl.grpo.filter_problems, len(self.records)), rl.grpo.refresh_every * rl.prompts_per_step
+        for start in range(0, 1 << 62, size):
+            kept = self.screen(start)
+            if not kept and start + size >= len(self.records) and \
+                    not any(0 < n < rl.grpo.filter_samples for n in self.solved[-len(self.records):]):
+                raise StorylabError(f"train_rl.grpo: the policy solved each problem of the whole pool never or always "
+                                    f"({rl.grpo.filter_samples} samples each): GRPO has no signal; lower "
+                                    "filter_samples, or start from another SFT model")
+            yield from (self.rows_of[i] for i in itertools.islice(itertools.cycle(kept), window))
+
+    def summary(self) -> dict:
+        k, n = self.params.train_rl.grpo.filter_samples, max(1, len(self.solved))
+        return {"pool_screened": len(self.solved), "pool_kept": sum(0 < s < k for s in self.solved),
+                "pool_solved_never": sum(s == 0 for s in self.solved) / n,
+                "pool_solved_always": sum(s == k for s in self.solved) / n,
+                "screen_generated_tokens": self.generated_tokens}
 
 
 def check_pool(records: list[dict], params, what: str) -> None:
-    rl = params.train_rl
-    prompts = rl.per_device_train_batch_size // rl.grpo.num_generations
+    prompts = params.train_rl.prompts_per_step
     if len(records) < prompts:
         raise StorylabError(f"{what} holds {len(records)} problems, fewer than one GRPO step's {prompts} prompts "
-                            "(train_rl.per_device_train_batch_size / grpo.num_generations); grow the pool or the "
-                            "screening (train_rl.grpo.filter_problems), or lower the batch")
+                            "(train_rl.per_device_train_batch_size / grpo.num_generations); grow the pool or lower "
+                            "the batch")
 
 
 def train_grpo(task, params, args):
+    from datasets import IterableDataset
     from trl import GRPOConfig, GRPOTrainer
 
     rl, grpo = params.train_rl, params.train_rl.grpo
     records = load_pool(task, args.data_dir)
     check_pool(records, params, f"the RL pool of {args.data_dir}")
     model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
-    screening = {}
-    if grpo.filter_samples:
-        records, screening = screen_pool(task, model, tokenizer, params, records)
-        check_pool(records, params, f"the RL pool left by screening ({screening})")
+    # An unscreened pool is shuffled by TRL; a screened one is streamed in pool order (build_qa drew it at random): a
+    # buffered shuffle would screen a thousand rows ahead with a stale policy.
     config = GRPOConfig(max_steps=rl.max_steps, learning_rate=rl.learning_rate, warmup_steps=rl.warmup_steps,
                         per_device_train_batch_size=rl.per_device_train_batch_size,
                         num_generations=grpo.num_generations, max_completion_length=grpo.max_completion_length,
                         temperature=grpo.temperature, beta=grpo.beta, loss_type=grpo.loss_type,
                         scale_rewards=grpo.scale_rewards, epsilon_high=grpo.epsilon_high,
                         mask_truncated_completions=grpo.mask_truncated_completions, logging_steps=rl.logging_steps,
+                        shuffle_dataset=not grpo.filter_samples,
                         **{**trainer_defaults(params.model, rl.seed), **checkpoint_settings(args.out_dir, rl.checkpoint_every)})
     # One row per pool problem: the prompt, and the columns the task's reward reads (the gold answer, ...).
     prompts = prompts_for(tokenizer, records, params.model)
     check_fits(model, tokenizer, prompts, grpo.max_completion_length, "train_rl.grpo.max_completion_length")
-    dataset = Dataset.from_list([{"prompt": p, **task.reward_columns(r)} for p, r in zip(prompts, records)])
+    rows = [{"prompt": p, **task.reward_columns(r)} for p, r in zip(prompts, records)]
+    screen = PoolScreen(task, tokenizer, params, records, rows) if grpo.filter_samples else None
+    dataset = IterableDataset.from_generator(screen.rows) if screen else Dataset.from_list(rows)
     resume = resume_point(args.out_dir, run_fingerprint(params, [args.sft_dir, args.data_dir]))
     # From a LoRA SFT model its adapter trains on; from a plain model (a pretrained instruct model, as the original
     # experiment ran GRPO) with model.lora enabled, TRL adds a fresh adapter (DPO below does the same).
@@ -139,11 +177,19 @@ def train_grpo(task, params, args):
                                         peft_config=None if is_adapter(model) else lora_config(params.model),
                                         reward_funcs=[trl_reward(task, name, params.score) for name in grpo.rewards],
                                         callbacks=callbacks(args.live_dir, resume=bool(resume))))
+    if screen:
+        screen.model = trainer.model
     trainer.train(resume_from_checkpoint=resume)
     logs = [entry for entry in trainer.state.log_history if "reward" in entry]
+    rollouts = trainer.state.global_step * rl.per_device_train_batch_size
+    # Completion lengths are logged as means over each logging window: the rollout tokens are their mean x rollouts.
+    rollout_tokens = round(rollouts * sum(e["completions/mean_length"] for e in logs) / len(logs))
+    screening = screen.summary() if screen else {}
     # A group whose completions all score the same has zero advantage: it teaches nothing.
     return trainer, tokenizer, {
-        "rollouts": trainer.state.global_step * rl.per_device_train_batch_size, **screening,
+        "rollouts": rollouts, **screening,
+        "generated_tokens": rollout_tokens + screening.get("screen_generated_tokens", 0),
+        "trained_tokens": trainer.state.num_input_tokens_seen,
         "mean_reward": sum(e["reward"] for e in logs) / len(logs),
         "mean_frac_reward_zero_std": sum(e["frac_reward_zero_std"] for e in logs) / len(logs),
         "reward_over_steps": [[e["step"], round(e["reward"], 4)] for e in logs],
@@ -159,13 +205,15 @@ def train_rft(task, params, args):
     pool = load_pool(task, args.data_dir)[:rft.problems]
     model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
     kept = []
-    for record, group in zip(pool, sample_groups(task, model, tokenizer, params, pool, rft.samples)):
+    groups = sample_groups(task, model, tokenizer, params, pool, rft.samples, params.train_rl.seed)
+    for record, group in zip(pool, groups):
         answers = dict.fromkeys(s["text"] for s in group if s["correct"] and s["stopped"])
         kept += [{**record, "answer": answer} for answer in answers]
     # With no right sample this is the control (SFT on the demonstrations); rft_kept 0 says so in the report.
     records = load_split(task, "train", args.data_dir) + kept
     return continue_sft(task, params, args, records, rft.max_steps, model, tokenizer,
                         {"rollouts": len(pool) * rft.samples, "rft_problems": len(pool),
+                         "generated_tokens": sum(s["tokens"] for group in groups for s in group),
                          "rft_solved": len({r["id"] for r in kept}) / len(pool), "rft_kept": len(kept)})
 
 
@@ -231,7 +279,8 @@ def continue_sft(task, params, args, records=None, steps=None, model=None, token
                             "(dvc repro), or set train_rl.control_steps: 0")
     if model is None:
         model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
-    start_step = read_json(start / "trainer_state.json", required=("global_step",))["global_step"]
+    state = read_json(start / "trainer_state.json", required=("global_step",))
+    start_step = state["global_step"]
     records = load_split(task, "train", args.data_dir) if records is None else records
     phases = sft_phases(tokenizer, load_documents(args.data_dir), records, params.model, params.train_sft.mix_qa,
                         params.train_sft.max_length)
@@ -242,7 +291,8 @@ def continue_sft(task, params, args, records=None, steps=None, model=None, token
                                                callbacks=callbacks(args.live_dir, resume=resume != str(start))))
     trainer.train(resume_from_checkpoint=resume)
     return trainer, tokenizer, {**(summary or {}), "continued_from_step": start_step, "sft_steps": steps,
-                                "sft_examples": len(records)}
+                                "sft_examples": len(records), "trained_tokens": trainer.state.num_input_tokens_seen
+                                - state.get("num_input_tokens_seen", 0)}
 
 
 def sft_on_worked_pool(task, params, args):

@@ -36,8 +36,9 @@ def generate_completions(model, tokenizer, prompts: list[str], batch_size: int, 
                          num_samples: int = 0, temperature: float = 1.0, seed: int = 0,
                          top_p: float = 1.0) -> list[list[dict]]:
     """Per prompt, one greedy completion (num_samples 0) or num_samples sampled at `temperature` (no top-k cut;
-    nucleus `top_p`). A completion is {"text", "stopped"}: stopped says whether it generated the end token, read
-    from the token ids (a decoded text cannot tell an end token from a length cut)."""
+    nucleus `top_p`). A completion is {"text", "stopped", "tokens"}: stopped says whether it generated the end token,
+    read from the token ids (a decoded text cannot tell an end token from a length cut); tokens, how many it
+    generated (the compute it cost)."""
     tokenizer.padding_side = "left"
     model.eval()
     device = next(model.parameters()).device
@@ -56,10 +57,13 @@ def generate_completions(model, tokenizer, prompts: list[str], batch_size: int, 
         output = model.generate(**encoded, max_new_tokens=max_new_tokens, use_cache=True,
                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **sampling)
         new_tokens = output[:, encoded["input_ids"].shape[1]:]
-        stopped = (new_tokens == tokenizer.eos_token_id).any(dim=1).tolist()
+        ends = new_tokens == tokenizer.eos_token_id
+        stopped = ends.any(dim=1)
+        # generated tokens: up to and including the end token (what follows it is padding)
+        lengths = torch.where(stopped, ends.int().argmax(dim=1) + 1, new_tokens.shape[1]).tolist()
         texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        for row, (text, ended) in enumerate(zip(texts, stopped)):
-            results[batch[row // per_prompt]].append({"text": text.strip(), "stopped": ended})
+        for row, (text, ended, length) in enumerate(zip(texts, stopped.tolist(), lengths)):
+            results[batch[row // per_prompt]].append({"text": text.strip(), "stopped": ended, "tokens": length})
     return results
 
 

@@ -207,7 +207,8 @@ def sft_config(out_dir: str, params: TrainSFTParams, model_params: ModelParams, 
     fields = {field.name for field in dataclasses.fields(SFTConfig)}
     training = {**{key: value for key, value in params.model_dump().items() if key in fields},
                 **checkpoint_settings(out_dir, params.checkpoint_every), **overrides}
-    return SFTConfig(packing=False, train_sampling_strategy="batch_rebalance",
+    # Trained tokens (padding excluded) are counted: the RL arms are compared with the SFT control at equal compute.
+    return SFTConfig(packing=False, train_sampling_strategy="batch_rebalance", include_num_input_tokens_seen="non_padding",
                      **{**trainer_defaults(model_params, params.seed), **training})
 
 

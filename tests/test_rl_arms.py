@@ -1,5 +1,5 @@
 """The arms of word_math's RL comparison beside GRPO: expert iteration keeps only distinct right answers that ended
-on the end token and reads no worked solution; the GRPO pool screen keeps the problems solved sometimes; the
+on the end token and reads no worked solution; the GRPO pool screen streams the problems the current policy solves sometimes; the
 upper bound trains on the worked pool. Sampling is replaced by fixed completions, so each rule is checked exactly."""
 import importlib.util
 from types import SimpleNamespace
@@ -8,6 +8,7 @@ import pytest
 
 from conftest import REPO, tiny_params
 from storylab.config.loader import task_sections
+from storylab.errors import StorylabError
 from storylab.tasks import get_task
 
 
@@ -34,8 +35,8 @@ def fixed_samples(groups: dict[str, list[tuple[str, bool]]]):
     """A stand-in for sample_groups: per problem id, (text, stopped) completions scored by the task's check."""
     task = get_task("word_math")
 
-    def sample_groups(task_, model, tokenizer, params, records, samples):
-        return [[{"text": text, "stopped": stopped, "correct": task.check(text, r["answer"], r)}
+    def sample_groups(task_, model, tokenizer, params, records, samples, seed):
+        return [[{"text": text, "stopped": stopped, "tokens": len(text), "correct": task.check(text, r["answer"], r)}
                  for text, stopped in groups[r["id"]][:samples]] for r in records]
     return sample_groups
 
@@ -69,22 +70,62 @@ def test_rft_keeps_distinct_right_answers_that_stopped_and_reads_no_worked_solut
     assert answers == [("p0", "5+0=5\n#### 5"), ("p1", "3+4=7\n#### 7"), ("p1", "#### 7")]
     assert not any("WORKED" in answer for _, answer in answers)
     assert captured["steps"] == rft.max_steps
-    assert captured["summary"] == {"rollouts": 8, "rft_problems": 2, "rft_solved": 0.5, "rft_kept": 2}
+    assert captured["summary"] == {"rollouts": 8, "rft_problems": 2, "rft_solved": 0.5, "rft_kept": 2,
+                                   "generated_tokens": 12 + 12 + 6 + 6 + 6 + 6 + 6 + 6}  # each one's length here
 
 
-def test_pool_screen_keeps_problems_the_start_solves_sometimes(train_rl, params, monkeypatch):
+class Policy:
+    """A stand-in model: its training flag is what the screen must leave as it found it."""
+    training = True
+
+    def train(self, mode=True):
+        self.training = mode
+
+
+def test_pool_screen_streams_problems_the_current_policy_solves_sometimes(train_rl, params, monkeypatch):
     task = get_task("word_math")
-    grpo = params.train_rl.grpo.model_copy(update={"filter_samples": 2, "filter_problems": 3})
+    grpo = params.train_rl.grpo.model_copy(update={"filter_samples": 2, "filter_problems": 3, "refresh_every": 2})
+    # one prompt per step: a screened slice serves 2 rows
+    params.train_rl = params.train_rl.model_copy(update={"grpo": grpo,
+                                                         "per_device_train_batch_size": grpo.num_generations})
+    answers = {  # per screening pass over the pool, what the policy then answers
+        "p1": [[("#### 1", True), ("#### 1", True)], [("#### 0", True), ("#### 1", True)]],
+        "p2": [[("#### 2", True), ("#### 0", True)], [("#### 2", True), ("#### 2", True)]],
+        "p3": [[("#### 0", True), ("#### 0", True)], [("#### 0", True), ("#### 0", True)]],
+        "p4": [[("#### 4", True), ("#### 0", True)], [("#### 0", True), ("#### 0", True)]]}
+    calls = []
+
+    def sample_groups(task_, model, tokenizer, params_, records, samples, seed):
+        calls.append(([r["id"] for r in records], seed, model.training))
+        model.train(False)  # generation switches the model to eval mode
+        return fixed_samples({r["id"]: answers[r["id"]][len(calls) > 1] for r in records})(
+            task_, model, tokenizer, params_, records, samples, seed)
+    monkeypatch.setattr(train_rl, "sample_groups", sample_groups)
+    records = [problem(i, i) for i in range(1, 5)]
+    screen = train_rl.PoolScreen(task, None, params, records, [{"row": r["id"]} for r in records])
+    screen.model = Policy()
+    rows = screen.rows()
+    # slices of 3, cycling over the pool, each screened (by the policy as it is then) when the last one's window of
+    # steps is used up; within a window the kept problems are drawn in turn
+    assert [next(rows)["row"] for _ in range(5)] == ["p2", "p2", "p1", "p1", "p1"]
+    assert [c[0] for c in calls] == [["p1", "p2", "p3"], ["p4", "p1", "p2"], ["p3", "p4", "p1"]]
+    assert [c[1] for c in calls] == [params.train_rl.seed + start for start in (0, 3, 6)]
+    assert screen.model.training and all(c[2] for c in calls)
+    assert screen.summary() == {"pool_screened": 9, "pool_kept": 3, "pool_solved_never": pytest.approx(4 / 9),
+                                "pool_solved_always": pytest.approx(2 / 9), "screen_generated_tokens": 9 * 2 * 6}
+
+
+def test_pool_screen_stops_when_no_problem_teaches_anything(train_rl, params, monkeypatch):
+    grpo = params.train_rl.grpo.model_copy(update={"filter_samples": 2, "filter_problems": 2})
     params.train_rl = params.train_rl.model_copy(update={"grpo": grpo})
     monkeypatch.setattr(train_rl, "sample_groups", fixed_samples({
-        "p1": [("#### 1", True), ("#### 1", True)],    # always right: no advantage
-        "p2": [("#### 2", True), ("#### 0", True)],    # sometimes: kept
-        "p3": [("#### 0", True), ("#### 0", True)],    # never: no advantage
-        "p4": [("#### 4", True), ("#### 0", True)]}))  # past filter_problems: not screened
-    kept, summary = train_rl.screen_pool(task, None, None, params, [problem(i, i) for i in range(1, 5)])
-    assert [r["id"] for r in kept] == ["p2"]
-    assert summary == {"pool_screened": 3, "pool_kept": 1, "pool_solved_never": pytest.approx(1 / 3),
-                       "pool_solved_always": pytest.approx(1 / 3)}
+        "p1": [("#### 1", True), ("#### 1", True)], "p2": [("#### 0", True), ("#### 0", True)],
+        "p3": [("#### 0", True), ("#### 0", True)]}))
+    records = [problem(i, i) for i in range(1, 4)]
+    screen = train_rl.PoolScreen(get_task("word_math"), None, params, records, records)
+    screen.model = Policy()
+    with pytest.raises(StorylabError, match="never or always"):
+        next(screen.rows())
 
 
 def test_the_bound_trains_on_the_demonstrations_and_the_worked_pool(train_rl, params, tmp_path, monkeypatch):

@@ -91,8 +91,9 @@ class GRPOParams(Section):
     scale_rewards: Literal["group", "batch", "none"]
     epsilon_high: float | None = Field(gt=0)  # None: TRL's symmetric clip (epsilon); DAPO's clip-higher is 0.28
     mask_truncated_completions: bool
-    filter_samples: int = Field(ge=0, le=1024)  # > 0: screen the pool with this many samples per problem first
-    filter_problems: int = Field(ge=0, le=100_000_000)  # pool problems screened (0: all of them)
+    filter_samples: int = Field(ge=0, le=1024)  # > 0: screen the pool with this many samples per problem
+    filter_problems: int = Field(ge=1, le=100_000_000)  # pool problems screened at a time, with the current policy
+    refresh_every: int = Field(ge=1, le=MAX_STEPS)  # GRPO steps on one screened slice before the next is screened
 
 
 class RFTParams(Section):
@@ -121,6 +122,11 @@ class TrainRLParams(Section):
     grpo: GRPOParams
     dpo: DPOParams
     rft: RFTParams
+
+    @property
+    def prompts_per_step(self) -> int:
+        """Distinct GRPO prompts per optimizer step: each comes num_generations times in the batch."""
+        return self.per_device_train_batch_size // self.grpo.num_generations
 
     @model_validator(mode="after")
     def _whole_groups(self):

@@ -15,10 +15,10 @@ edge of competence, where RL is said to generalise and SFT to memorise).
 from __future__ import annotations
 
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
-import pandas as pd
 from pydantic import Field, model_validator
 
 from storylab.config.schema import Section
@@ -76,8 +76,7 @@ class WordMath(Task):
             problems = generate(**params.model_dump())
         except ValueError as exc:
             raise StorylabError(f"tasks.{self.name}.generate_stories: {exc}; lower num_problems or widen the ranges")
-        by_ops = pd.Series([p["num_ops"] for p in problems]).value_counts().sort_index()
-        stats = {"problems": len(problems), "by_num_ops": {str(k): int(v) for k, v in by_ops.items()},
+        stats = {"problems": len(problems), "by_num_ops": _ops(problems),
                  "answer_max": max(p["number"] for p in problems)}
         return {"problems.jsonl": problems}, stats
 
@@ -140,7 +139,7 @@ class WordMath(Task):
                                 "lower demo_max_ops or raise max_ops (or set harder_test_problems: 0)")
         pool = gen.num_problems - build.test_problems - build.validation_problems - build.harder_test_problems \
             - build.demonstrations
-        prompts = rl.per_device_train_batch_size // rl.grpo.num_generations
+        prompts = rl.prompts_per_step
         if pool < 0 or 0 < pool < prompts:  # no pool at all: RL trains on the demonstrations
             raise StorylabError(f"{where}: the RL pool would hold {pool} problems (generate_stories.num_problems minus "
                                 f"the splits and demonstrations), fewer than one GRPO step's {prompts} prompts; raise "
@@ -193,7 +192,7 @@ class WordMath(Task):
 
 
 def _ops(problems: list[dict]) -> dict[str, int]:
-    return {str(k): v for k, v in sorted(pd.Series([p["num_ops"] for p in problems], dtype=int).value_counts().items())}
+    return {str(k): v for k, v in sorted(Counter(p["num_ops"] for p in problems).items())}
 
 
 def _ks(block: dict) -> list[int]:
