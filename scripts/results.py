@@ -4,22 +4,26 @@ bootstrap CIs). `make results` prints it; `make all` ends with it. With --pretra
 tables instead (metrics/pretrained/<data>/: every evaluation with its recipe, the paired differences, and the tiny
 model's held-out score on the same task beside them); `make pretrained` ends with them.
 
-    python scripts/results.py [--metrics_dir metrics] [--pretrained] [--readme README.md]
+    python scripts/results.py [--metrics_dir metrics] [--pretrained | --variants] [--readme README.md]
 
 --readme writes the table between the document's `<!-- results:start -->` and `<!-- results:end -->` markers
 (`make readme`), so the README's numbers are the committed metrics'. With --pretrained it writes the short form
 into `<!-- pretrained:... -->` markers (README.md) and the full tables into `<!-- pretrained-tables:... -->` ones
-(docs/results.md).
+(docs/results.md). With --variants, one table per task of the variants pipeline (metrics/variants/<task>/report/
+comparison.csv: each recipe's score on every held-out split) into `<!-- variants-<task>:... -->` markers.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+import pandas as pd
+
 from storylab.config.loader import overlaid, read_yaml
 from storylab.errors import StorylabError, run
 from storylab.io import read_json
 from storylab.markdown_blocks import replace_block
+from storylab.tasks import get_task
 
 OVERLAY = Path("configs/pretrained.yaml")
 # Beside each task's held-out score: (column, subset of the held-out split, metric); "unseen:" reads that split.
@@ -170,13 +174,50 @@ def pretrained_summary(metrics_dir: Path, params: dict) -> list[str]:
     return rows + [""] + matrix if len(rows) > 2 else []
 
 
+def variants_table(csv: Path) -> list[str]:
+    """Each variant's recipe and its score [CI] on every held-out split of its task, in the report's order."""
+    frame = pd.read_csv(csv)
+    splits = [split for split in get_task(csv.parts[-3]).heldout_splits if split in set(frame["split"])]
+    recipes = frame.drop_duplicates("eval").set_index("eval")
+    columns = ["method", "train_format", "qa_loss", "sft_steps", "rl_steps", "eval_format"]
+    rows = ["| model | " + " | ".join(columns) + " | " + " | ".join(f"{split} [95% CI]" for split in splits) + " |",
+            "|---" * (1 + len(columns) + len(splits)) + "|"]
+    for name, recipe in recipes.iterrows():
+        scores = []
+        for split in splits:
+            found = frame[(frame["eval"] == name) & (frame["split"] == split) & (frame["subset"] == "all")]
+            score = found.iloc[0] if len(found) else None
+            scores.append("-" if score is None else
+                          f"{score['score']:.3f} [{score['score_ci_low']:.3f}, {score['score_ci_high']:.3f}]")
+        rows.append(f"| {name} | " + " | ".join(str(recipe[column]) for column in columns) + " | "
+                    + " | ".join(scores) + " |")
+    return rows
+
+
+def write_variants(metrics_dir: Path, readme: str | None) -> None:
+    reports = sorted(metrics_dir.glob("variants/*/report/comparison.csv"))
+    if not reports:
+        raise StorylabError(f"{metrics_dir}/variants: no report yet (*/report/comparison.csv); run make variants")
+    for csv in reports:
+        task, rows = csv.parts[-3], variants_table(csv)
+        print(f"{task}:", *rows, "", sep="\n")
+        if readme:
+            if f"<!-- variants-{task}:start -->" not in Path(readme).read_text(encoding="utf-8"):
+                raise StorylabError(f"{readme} has no <!-- variants-{task}:start --> marker; add it where the table goes")
+            replace_block(readme, f"variants-{task}", "\n".join(rows))
+
+
 def main() -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--metrics_dir", default="metrics")
     parser.add_argument("--readme", help="a markdown file with results markers to write the table into")
     parser.add_argument("--pretrained", action="store_true",
                         help="the pretrained pipeline's tables (metrics/pretrained/), with configs/pretrained.yaml")
+    parser.add_argument("--variants", action="store_true",
+                        help="the variants pipeline's tables (metrics/variants/<task>/report/comparison.csv)")
     args = parser.parse_args()
+    if args.variants:
+        return write_variants(Path(args.metrics_dir), args.readme)
     if args.pretrained:
         params = overlaid(read_yaml(Path("params.yaml")), read_yaml(OVERLAY))
         blocks = {"pretrained": pretrained_summary(Path(args.metrics_dir), params),

@@ -279,6 +279,9 @@ CASES = [
     ("params-variant-paired-unknown", lambda t, m: validate(params_with(
         t, set_key("variants.scale.story_qa.paired", "sft:base,sft:nothing"))),
      "variants: scale.story_qa.paired: 'sft:nothing': 'nothing' is not an eval of this scale"),
+    ("params-variant-control-without-steps", lambda t, m: validate(params_with(
+        t, set_key("variants.scale.story_qa.control_steps", 0))),
+     "variants: rl.sftcontrol.method: control needs scale.story_qa.control_steps >= 1 (its SFT steps)"),
     ("params-variant-set-not-dotted", lambda t, m: validate(params_with(t, set_key("variants.sft.sft.set", {"mix_qa": False}))),
      "variants: sft.sft.set.mix_qa: expected a dotted section.key"),
     ("params-overlay-missing", lambda t, m: script(

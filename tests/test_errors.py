@@ -30,7 +30,7 @@ def test_committed_params_are_valid():
     ("tasks.story_qa.generate_stories.num_entities", "5",
      "tasks.story_qa.generate_stories.num_entities: Input should be a valid integer"),
     ("tasks.story_qa.build_qa.test_fraction", 1.5, "tasks.story_qa.build_qa.test_fraction: Input should be less than 1"),
-    ("tasks.story_qa.train_rl.method", "ppo", "tasks.story_qa.train_rl.method: Input should be 'none', 'grpo', 'dpo' or 'rft'"),
+    ("tasks.story_qa.train_rl.method", "ppo", "tasks.story_qa.train_rl.method: Input should be 'none', 'grpo', 'dpo', 'rft' or 'sft-continued'"),
     ("tasks.story_qa.train_rl.grpo", {"rewards": ["bleu"]},
      "train_rl.grpo.rewards (task story_qa): unknown reward 'bleu'; allowed: exact_match, relaxed_match"),
     ("tasks.story_qa.train_rl.grpo", {"num_generations": 3},
@@ -185,3 +185,6 @@ def test_variant_turns_a_recipe_into_overrides(tmp_path):
         variant_overrides(data, str(path), "rl.sft-long", "story_qa")
     with pytest.raises(StorylabError, match=r"--variant sft.sft: a recipe of task 'story_qa', but the stage runs --task"):
         variant_overrides(data, str(path), "sft.sft", "word_math")
+    control = variant_overrides(data, str(path), "rl.sftcontrol", "story_qa")
+    assert control[:2] == ["train_rl.method=sft-continued", "train_rl.control_steps=2"]
+    assert load(path, "train_rl", overrides=control).method == "sft-continued"

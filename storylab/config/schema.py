@@ -110,7 +110,7 @@ class DPOParams(Section):
 
 
 class TrainRLParams(Section):
-    method: Literal["none", "grpo", "dpo", "rft"]
+    method: Literal["none", "grpo", "dpo", "rft", "sft-continued"]  # sft-continued: the control's recipe as --run rl
     seed: int = Field(ge=0)
     max_steps: int = Field(ge=1, le=MAX_STEPS)
     learning_rate: float = Field(gt=0)

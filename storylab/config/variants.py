@@ -23,6 +23,7 @@ class VariantScale(Section):
     generate_stories: dict[str, Any]
     base_sft_steps: int = Field(ge=1)
     rl_steps: int = Field(ge=1)
+    control_steps: int = Field(default=0, ge=0)  # SFT steps of a `method: control` run: the GRPO cells' compute
     paired: str = ""          # the report's paired bootstraps: AFTER:BEFORE eval names, comma-separated (no spaces)
 
 
@@ -44,7 +45,7 @@ class SFTVariant(Recipe):
 
 class RLVariant(Recipe):
     start: str
-    method: Literal["grpo", "dpo"]
+    method: Literal["grpo", "dpo", "control"]  # control: its start's SFT continued for the scale's control_steps
     format: Literal["chat", "plain"]
 
 
@@ -83,6 +84,8 @@ class VariantsParams(Section):
                 raise ValueError(f"rl.{name}.format must be the train format of its start model {run.start!r}")
             if run.scale != start.scale:
                 raise ValueError(f"rl.{name}: runs on scale {run.scale!r}, its start model {run.start!r} on {start.scale!r}")
+            if run.method == "control" and not self.scale[run.scale].control_steps:
+                raise ValueError(f"rl.{name}.method: control needs scale.{run.scale}.control_steps >= 1 (its SFT steps)")
         for name, scale in self.scale.items():
             evals = {key for key, run in self.eval.items() if run.scale == name}
             for pair in filter(None, scale.paired.split(",")):
@@ -122,9 +125,10 @@ def _sft(variants: VariantsParams, name: str) -> list[str]:
 
 
 def _rl(variants: VariantsParams, name: str) -> list[str]:
-    run = variants.rl[name]
-    return _set({"train_rl.method": run.method, "train_rl.max_steps": variants.scale[run.scale].rl_steps,
-                 "model.prompt_format": run.format, **run.set})
+    run, scale = variants.rl[name], variants.scale[variants.rl[name].scale]
+    method = {"train_rl.method": "sft-continued", "train_rl.control_steps": scale.control_steps} \
+        if run.method == "control" else {"train_rl.method": run.method}
+    return _set({**method, "train_rl.max_steps": scale.rl_steps, "model.prompt_format": run.format, **run.set})
 
 
 def _eval(variants: VariantsParams, name: str) -> list[str]:

@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Literal
 
+import pandas as pd
 from pydantic import Field, model_validator
 
 from storylab.config.schema import Section
