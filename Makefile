@@ -53,10 +53,11 @@ demo: $(STAMP) ## try it in a few minutes: one task end to end on tiny params in
 results: $(STAMP) ## one table of every task: held-out score [CI], RL - SFT, RL - control (from metrics/<task>/report/)
 	@$(PY) scripts/results.py --metrics_dir metrics
 
-readme: $(STAMP) ## write the results tables into README.md (between its results / pretrained markers) from metrics/
+readme: $(STAMP) ## write the results tables into README.md and docs/results.md (between their markers) from metrics/
 	$(PY) scripts/results.py --metrics_dir metrics --readme README.md
 	$(PY) scripts/results.py --metrics_dir metrics --pretrained --readme README.md
 	$(PY) scripts/results.py --metrics_dir metrics --pretrained --readme docs/results.md
+	$(PY) scripts/results.py --metrics_dir metrics --variants --readme docs/results.md
 
 exps: $(STAMP) ## the experiments side by side: the params they changed and the headlines (dvc exp show)
 	$(DVC) exp show --no-pager --only-changed --md --drop 'Created|State|Executor|storylab|scripts|configs|data|models|requirements'
