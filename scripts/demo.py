@@ -22,9 +22,9 @@ import yaml
 
 from storylab.cli import OneLineParser
 from storylab.config.loader import read_yaml, validate_data
-from storylab.tiny import tiny_params
 from storylab.errors import StorylabError, run
 from storylab.io import check_outputs, read_jsonl
+from storylab.tiny import tiny_params
 
 REPO = Path(__file__).resolve().parents[1]
 MARKER = ".storylab-demo"  # a dir holding it was made by this script and may be replaced

@@ -31,6 +31,8 @@ def test_variants_pipeline_runs_each_recipe_and_reruns_only_a_changed_one(tmp_pa
     assert stories["entities_with_story"] == 12
     comparison = (root / "metrics/variants/story_qa/report/comparison.csv").read_text()
     assert "untuned" in comparison and "sft+grpo" in comparison
+    summary = (root / "metrics/variants/story_qa/report/summary.md").read_text()
+    assert "sftrl minus sftcontrol, held-out exact_match" in summary  # the scale's paired bootstraps
     analysis = (root / "metrics/variants/story_qa/report/error_analysis.md").read_text()
     header = [cell.strip() for cell in analysis.split("\n| question")[1].split("\n")[0].split("|")[1:-1]]
     assert sorted(header) == sorted(["gold", "base", "sft", "sft-plain-eval", "sftrl", "sftcontrol"])

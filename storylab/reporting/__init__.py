@@ -70,7 +70,7 @@ def headline_table(test: pd.DataFrame, pass_threshold: float) -> pd.DataFrame:
 
 def _grpo_line(stage: dict) -> str:
     rollouts = f", {stage['rollouts']} rollouts" if "rollouts" in stage else ""
-    screened = (f" The pool was screened with the starting model's samples: {stage['pool_kept']} of "
+    screened = (f" The pool was screened as it trained (the current model's samples): {stage['pool_kept']} of "
                 f"{stage['pool_screened']} problems kept ({stage['pool_solved_never']:.0%} never solved, "
                 f"{stage['pool_solved_always']:.0%} always).") if "pool_kept" in stage else ""
     line = (f"GRPO ({stage['steps']} steps{rollouts}): mean reward {stage['mean_reward']:.3f}; "
