@@ -83,7 +83,7 @@ def sample_groups(task, model, tokenizer, params, records: list[dict], samples: 
     grpo = params.train_rl.grpo
     prompts = prompts_for(tokenizer, records, params.model)
     check_fits(model, tokenizer, prompts, grpo.max_completion_length, "train_rl.grpo.max_completion_length")
-    groups = generate_completions(model, tokenizer, prompts, max(params.train_rl.per_device_train_batch_size, samples),
+    groups = generate_completions(model, tokenizer, prompts, max(params.train_rl.sample_batch_size, samples),
                                   grpo.max_completion_length, samples, grpo.temperature, seed)
     return [[{**s, "correct": task.check(s["text"], r["answer"], r)} for s in group]
             for r, group in zip(records, groups)]
@@ -162,7 +162,7 @@ def train_grpo(task, params, args):
                         temperature=grpo.temperature, beta=grpo.beta, loss_type=grpo.loss_type,
                         scale_rewards=grpo.scale_rewards, epsilon_high=grpo.epsilon_high,
                         mask_truncated_completions=grpo.mask_truncated_completions, logging_steps=rl.logging_steps,
-                        shuffle_dataset=not grpo.filter_samples,
+                        shuffle_dataset=not grpo.filter_samples, cache_implementation="static",
                         **{**trainer_defaults(params.model, rl.seed), **checkpoint_settings(args.out_dir, rl.checkpoint_every)})
     # One row per pool problem: the prompt, and the columns the task's reward reads (the gold answer, ...).
     prompts = prompts_for(tokenizer, records, params.model)

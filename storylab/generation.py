@@ -1,4 +1,5 @@
-"""Batched generation: left padding and the KV cache, so a batch costs about one prompt."""
+"""Batched generation: left padding and a static KV cache (preallocated for prompt + new tokens; the default dynamic
+cache concatenates every layer's keys and values at every step), so a batch costs about one prompt."""
 from __future__ import annotations
 
 import torch
@@ -54,7 +55,7 @@ def generate_completions(model, tokenizer, prompts: list[str], batch_size: int, 
     for start in range(0, len(order), step):
         batch = order[start:start + step]
         encoded = tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True).to(device)
-        output = model.generate(**encoded, max_new_tokens=max_new_tokens, use_cache=True,
+        output = model.generate(**encoded, max_new_tokens=max_new_tokens, use_cache=True, cache_implementation="static",
                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **sampling)
         new_tokens = output[:, encoded["input_ids"].shape[1]:]
         ends = new_tokens == tokenizer.eos_token_id

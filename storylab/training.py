@@ -195,13 +195,13 @@ def sft_config(out_dir: str, params: TrainSFTParams, model_params: ModelParams, 
     """The SFT stage's TRL config for a run writing the model dir out_dir (checkpoints: checkpoint_dir(out_dir)), also
     what `make bench` times: loss on completions only (a QA pair's answer;
     completion_only_loss false: question and answer), no packing (padding-free packing flattens a batch into one
-    sequence whose block-diagonal attention is 5x slower on CPU; wrapped packing lets QA attend to other stories).
+    sequence whose block-diagonal attention is several times slower on CPU; wrapped packing lets QA attend to other stories).
 
     Batches: transformers' `batch_rebalance` sampler draws each optimizer step's per_device_train_batch_size x
     gradient_accumulation_steps examples at random, so every update mixes stories and QA, then splits them into
     gradient_accumulation_steps micro-batches of similar length, so ~13-token QA pairs are not padded to story
-    length. Mixing per update is what makes extraction generalise: `group_by_length` (same cost per epoch) gave
-    runs of ~40 QA-only updates and stalled at 0.62 held-out EM where this reaches 0.9 in the same time (docs)."""
+    length. Mixing per update is what makes extraction generalise: `group_by_length` (same cost per epoch) gives
+    runs of QA-only updates and stalled well below it in the same time (docs/experiments.md)."""
     # The train_sft keys that are SFTConfig fields go to it by name; the others (seed, mix_qa, select_*, ...) are
     # storylab's own (model selection, checkpoints, data mixing), read by the stage scripts.
     fields = {field.name for field in dataclasses.fields(SFTConfig)}

@@ -125,7 +125,8 @@ def _sft(variants: VariantsParams, name: str) -> list[str]:
 
 
 def _rl(variants: VariantsParams, name: str) -> list[str]:
-    run, scale = variants.rl[name], variants.scale[variants.rl[name].scale]
+    run = variants.rl[name]
+    scale = variants.scale[run.scale]
     method = {"train_rl.method": "sft-continued", "train_rl.control_steps": scale.control_steps} \
         if run.method == "control" else {"train_rl.method": run.method}
     return _set({**method, "train_rl.max_steps": scale.rl_steps, "model.prompt_format": run.format, **run.set})
