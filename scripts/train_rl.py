@@ -12,7 +12,7 @@ none (the SFT model unchanged). The RL pool is the task's rl_pool.jsonl (word_ma
 its train split.
 --run control continues the SFT run itself from the SFT model's trainer checkpoint (same optimizer state, schedule
 and data stream) for train_rl.control_steps steps (the compute of the RL run, measured once): the control RL has to
-beat. --run rft is expert iteration beside the rl run; --run bound continues SFT for control_steps on the pool's
+beat. --run rft is expert iteration beside the rl run; --run bound continues SFT for bound_steps on the pool's
 worked solutions (rl_pool_worked.jsonl): what RL could reach with perfect demonstrations. --run base saves the model
 SFT started from (the from-scratch model's initial weights, seeded by train_sft.seed, with the SFT model's tokenizer;
 or the pretrained model): the untuned baseline of the report.
@@ -39,7 +39,7 @@ from storylab.checkpoints import (CHECKPOINT_FILES, TRAINER_CHECKPOINT, checkpoi
 from storylab.cli import stage_parser, stage_params
 from storylab.config.schema import RUN_NAMES
 from storylab.errors import StorylabError, run
-from storylab.generation import check_fits, generate_completions
+from storylab.generation import KV_CACHE, check_fits, generate_completions
 from storylab.io import check_outputs, read_json, read_recipe, write_json
 from storylab.modeling import initial_model, is_adapter, load_pretrained, lora_config
 from storylab.prompts import format_completion, format_prompt, prompts_for
@@ -162,7 +162,7 @@ def train_grpo(task, params, args):
                         temperature=grpo.temperature, beta=grpo.beta, loss_type=grpo.loss_type,
                         scale_rewards=grpo.scale_rewards, epsilon_high=grpo.epsilon_high,
                         mask_truncated_completions=grpo.mask_truncated_completions, logging_steps=rl.logging_steps,
-                        shuffle_dataset=not grpo.filter_samples, cache_implementation="static",
+                        shuffle_dataset=not grpo.filter_samples, cache_implementation=KV_CACHE,
                         **{**trainer_defaults(params.model, rl.seed), **checkpoint_settings(args.out_dir, rl.checkpoint_every)})
     # One row per pool problem: the prompt, and the columns the task's reward reads (the gold answer, ...).
     prompts = prompts_for(tokenizer, records, params.model)
@@ -276,7 +276,7 @@ def continue_sft(task, params, args, records=None, steps=None, model=None, token
     start = Path(args.sft_dir, TRAINER_CHECKPOINT)
     if not all((start / name).is_file() for name in CHECKPOINT_FILES):
         raise StorylabError(f"{args.sft_dir}: no {TRAINER_CHECKPOINT}/ to continue SFT from; rerun train_sft "
-                            "(dvc repro), or set train_rl.control_steps: 0")
+                            "(dvc repro), or set the run's steps to 0 (train_rl.control_steps, bound_steps)")
     if model is None:
         model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
     state = read_json(start / "trainer_state.json", required=("global_step",))
@@ -296,9 +296,10 @@ def continue_sft(task, params, args, records=None, steps=None, model=None, token
 
 
 def sft_on_worked_pool(task, params, args):
-    """The upper bound: SFT continued for control_steps on the demonstrations and the pool's worked solutions (what
+    """The upper bound: SFT continued for bound_steps on the demonstrations and the pool's worked solutions (what
     RL could reach if every pool problem came with a perfect demonstration)."""
-    return continue_sft(task, params, args, load_split(task, "train", args.data_dir) + load_pool(task, args.data_dir, worked=True))
+    records = load_split(task, "train", args.data_dir) + load_pool(task, args.data_dir, worked=True)
+    return continue_sft(task, params, args, records, params.train_rl.bound_steps)
 
 
 # One plain function per method: (task, params, args) -> (trainer or None, tokenizer, summary). Each builds its own

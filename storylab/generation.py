@@ -6,6 +6,9 @@ import torch
 
 from storylab.errors import StorylabError
 
+# Every generate call's KV cache, evaluation's and GRPO's rollouts (GRPOConfig.cache_implementation) alike.
+KV_CACHE = "static"
+
 
 def model_positions(model) -> int | None:
     """The longest sequence the model takes (its position table), where its config says."""
@@ -55,7 +58,7 @@ def generate_completions(model, tokenizer, prompts: list[str], batch_size: int, 
     for start in range(0, len(order), step):
         batch = order[start:start + step]
         encoded = tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True).to(device)
-        output = model.generate(**encoded, max_new_tokens=max_new_tokens, use_cache=True, cache_implementation="static",
+        output = model.generate(**encoded, max_new_tokens=max_new_tokens, use_cache=True, cache_implementation=KV_CACHE,
                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **sampling)
         new_tokens = output[:, encoded["input_ids"].shape[1]:]
         ends = new_tokens == tokenizer.eos_token_id

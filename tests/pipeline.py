@@ -34,7 +34,14 @@ def stages_run(output: str) -> set[str]:
 
 
 def set_param(repo: Path, dotted: str, value) -> None:
-    params = set_dotted(yaml.safe_load((repo / "params.yaml").read_text()), dotted, value)
+    """One edit of repo's params.yaml. An edit to the value already there is refused: the test that follows it (which
+    stages rerun) would pass without testing anything."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    node = params
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    assert node != value, f"{dotted} is {value!r} already: the edit changes nothing"
+    params = set_dotted(params, dotted, value)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 

@@ -128,16 +128,18 @@ def test_pool_screen_stops_when_no_problem_teaches_anything(train_rl, params, mo
         next(screen.rows())
 
 
-def test_the_bound_trains_on_the_demonstrations_and_the_worked_pool(train_rl, params, tmp_path, monkeypatch):
+def test_the_bound_trains_bound_steps_on_the_demonstrations_and_the_worked_pool(train_rl, params, tmp_path, monkeypatch):
     from storylab.io import write_jsonl
 
     write_jsonl(tmp_path / "train.jsonl", [problem(0, 5, worked=True)])
     write_jsonl(tmp_path / "rl_pool.jsonl", [problem(1, 7)])
     write_jsonl(tmp_path / "rl_pool_worked.jsonl", [problem(1, 7, worked=True)])
     seen = {}
-    monkeypatch.setattr(train_rl, "continue_sft", lambda task, params, args, records: seen.setdefault("r", records))
+    monkeypatch.setattr(train_rl, "continue_sft", lambda task, params, args, records, steps: seen.update(r=records, steps=steps))
+    params.train_rl = params.train_rl.model_copy(update={"control_steps": 3, "bound_steps": 5})
     train_rl.sft_on_worked_pool(get_task("word_math"), params, SimpleNamespace(data_dir=tmp_path))
     assert [r["answer"] for r in seen["r"]] == ["5+0=5\n#### 5", "7+0=7\n#### 7"]
+    assert seen["steps"] == 5  # its own length (GRPO's compute in its tokens per step), not the control's
 
 
 def test_each_run_has_one_method(train_rl, params):

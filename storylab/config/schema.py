@@ -119,6 +119,7 @@ class TrainRLParams(Section):
     logging_steps: int = Field(ge=1)
     checkpoint_every: int = Field(ge=1)
     control_steps: int = Field(ge=0, le=MAX_STEPS)
+    bound_steps: int = Field(ge=0, le=MAX_STEPS)      # the bound run: SFT continued on the pool's worked solutions
     sample_batch_size: int = Field(ge=1, le=MAX_BATCH)  # sequences per generate call of the pool screen and RFT
     grpo: GRPOParams
     dpo: DPOParams
