@@ -58,6 +58,7 @@ readme: $(STAMP) ## write the results tables into README.md and docs/results.md 
 	$(PY) scripts/results.py --metrics_dir metrics --pretrained --readme README.md
 	$(PY) scripts/results.py --metrics_dir metrics --pretrained --readme docs/results.md
 	$(PY) scripts/results.py --metrics_dir metrics --variants --readme docs/results.md
+	$(PY) scripts/results.py --metrics_dir metrics --arms word_math --readme docs/results.md
 
 exps: $(STAMP) ## the experiments side by side: the params they changed and the headlines (dvc exp show)
 	$(DVC) exp show --no-pager --only-changed --md --drop 'Created|State|Executor|storylab|scripts|configs|data|models|requirements'

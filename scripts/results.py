@@ -4,13 +4,15 @@ bootstrap CIs). `make results` prints it; `make all` ends with it. With --pretra
 tables instead (metrics/pretrained/<data>/: every evaluation with its recipe, the paired differences, and the tiny
 model's held-out score on the same task beside them); `make pretrained` ends with them.
 
-    python scripts/results.py [--metrics_dir metrics] [--pretrained | --variants] [--readme README.md]
+    python scripts/results.py [--metrics_dir metrics] [--pretrained | --variants | --arms TASK] [--readme README.md]
 
 --readme writes the table between the document's `<!-- results:start -->` and `<!-- results:end -->` markers
 (`make readme`), so the README's numbers are the committed metrics'. With --pretrained it writes the short form
 into `<!-- pretrained:... -->` markers (README.md) and the full tables into `<!-- pretrained-tables:... -->` ones
 (docs/results.md). With --variants, one table per task of the variants pipeline (metrics/variants/<task>/report/
-comparison.csv: each recipe's score on every held-out split) into `<!-- variants-<task>:... -->` markers.
+comparison.csv: each recipe's score on every held-out split) into `<!-- variants-<task>:... -->` markers. With
+--arms TASK, that task's models on every held-out split with their training cost (rollouts, tokens) and every paired
+difference of its report, into `<!-- arms-TASK:... -->` markers.
 """
 from __future__ import annotations
 
@@ -194,6 +196,46 @@ def variants_table(csv: Path) -> list[str]:
     return rows
 
 
+def millions(count: int | None) -> str:
+    return f"{count / 1e6:.2f} M" if count else "0"
+
+
+def arms_tables(metrics_dir: Path, task: str) -> list[str]:
+    """A task's arms side by side: each evaluated model on every held-out split (pass@1 [CI], pass@k and no-marker
+    share where the task scores them) with what its training cost (metrics/<task>/train_<run>.json), then every
+    paired difference of the report on every split."""
+    csv, numbers = metrics_dir / task / "report/comparison.csv", metrics_dir / task / "report/numbers.json"
+    if not csv.is_file() or not numbers.is_file():
+        raise StorylabError(f"{metrics_dir}/{task}/report: no report yet (comparison.csv, numbers.json); run make all")
+    frame = pd.read_csv(csv)
+    frame = frame[frame["subset"] == "all"].set_index(["eval", "split"])
+    splits = [split for split in get_task(task).heldout_splits if split in frame.index.get_level_values("split")]
+    extras = [(column, name) for column, name in (("pass_at_8", "pass@8"), ("no_marker", "no ####"))
+              if column in frame and frame[column].notna().any()]
+    header = [f"{split} pass@1 [95% CI]" for split in splits]
+    rows = ["| model | " + " | ".join(" | ".join([head] + [name for _, name in extras]) for head in header)
+            + " | rollouts | generated + trained tokens |",
+            "|---" * (1 + len(splits) * (1 + len(extras)) + 2) + "|"]
+    for name in dict.fromkeys(frame.index.get_level_values("eval")):
+        cells = []
+        for split in splits:
+            row = frame.loc[(name, split)]
+            cells += [score_ci(row)] + [f"{row[column]:.3f}" if pd.notna(row[column]) else "-" for column, _ in extras]
+        cost = metrics_dir / task / f"train_{name}.json"
+        spent = read_json(cost) if cost.is_file() else {}
+        tokens = (f"{millions(spent.get('generated_tokens'))} + {millions(spent.get('trained_tokens'))}"
+                  if spent.get("trained_tokens") else "-")
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {spent.get('rollouts', '-')} | {tokens} |")
+    found = read_json(numbers)
+    pairs = [key for key in found if "_minus_" in key and "@" not in key]
+    rows += ["", "| paired difference | " + " | ".join(f"{split} [95% CI]" for split in splits) + " |",
+             "|---" * (1 + len(splits)) + "|"]
+    for pair in pairs:
+        cells = [cell(found.get(pair if split == splits[0] else f"{pair}@{split}")) for split in splits]
+        rows.append(f"| {pair.replace('_minus_', ' − ')} | " + " | ".join(cells) + " |")
+    return rows
+
+
 def write_variants(metrics_dir: Path, readme: str | None) -> None:
     reports = sorted(metrics_dir.glob("variants/*/report/comparison.csv"))
     if not reports:
@@ -213,7 +255,16 @@ def main() -> str:
                         help="the pretrained pipeline's tables (metrics/pretrained/), with configs/pretrained.yaml")
     parser.add_argument("--variants", action="store_true",
                         help="the variants pipeline's tables (metrics/variants/<task>/report/comparison.csv)")
+    parser.add_argument("--arms", metavar="TASK",
+                        help="one task's models on every held-out split with their training cost, and its paired "
+                             "differences (into `<!-- arms-TASK:... -->` markers)")
     args = parser.parse_args()
+    if args.arms:
+        rows = arms_tables(Path(args.metrics_dir), args.arms)
+        print("\n".join(rows))
+        if args.readme:
+            replace_block(args.readme, f"arms-{args.arms}", "\n".join(rows))
+        return None
     if args.variants:
         return write_variants(Path(args.metrics_dir), args.readme)
     if args.pretrained:

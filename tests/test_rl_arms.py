@@ -146,3 +146,27 @@ def test_each_run_has_one_method(train_rl, params):
     assert {run: train_rl.method_of(run, params) for run in ("rl", "control", "rft", "bound", "base")} == \
         {"rl": params.train_rl.method, "control": "sft-continued", "rft": "rft", "bound": "sft-bound", "base": "base"}
     assert all(callable(train_rl.METHODS[train_rl.method_of(run, params)]) for run in ("control", "rft", "bound"))
+
+
+def test_the_committed_arms_spend_grpos_compute():
+    """Issue 27's arms are compared at equal compute: each arm's generated + trained tokens (its own count, in
+    metrics/word_math/train_<run>.json) within 10% of GRPO's. A change to GRPO's recipe that is not matched in
+    control_steps, bound_steps and rft fails here."""
+    from storylab.io import read_json
+
+    spent = {run: read_json(REPO / f"metrics/word_math/train_{run}.json") for run in ("rl", "control", "rft", "bound")}
+    tokens = {run: found.get("generated_tokens", 0) + found["trained_tokens"] for run, found in spent.items()}
+    assert all(abs(tokens[run] / tokens["rl"] - 1) <= 0.10 for run in ("control", "rft", "bound")), tokens
+
+
+def test_the_arms_tables_of_the_results_doc_are_the_committed_metrics():
+    """docs/results.md's word_math arms tables are what `scripts/results.py --arms word_math` writes (make readme)."""
+    import re
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "scripts/results.py", "--arms", "word_math"], cwd=REPO, capture_output=True,
+                         text=True, check=True).stdout
+    text = (REPO / "docs/results.md").read_text(encoding="utf-8")
+    block = re.search("<!-- arms-word_math:start -->\n(.*?)\n<!-- arms-word_math:end -->", text, re.S).group(1)
+    assert block.startswith("| model | test pass@1") and "| rl − control |" in block and block.strip() == out.strip()
