@@ -180,12 +180,17 @@ def score_ci(row: pd.Series) -> str:
     return f"{row['score']:.3f} [{row['score_ci_low']:.3f}, {row['score_ci_high']:.3f}]"
 
 
+def heldout_scores(frame: pd.DataFrame, task: str) -> tuple[pd.DataFrame, list[str]]:
+    """A report's comparison.csv cut to whole splits, indexed by (eval, split), and the task's held-out splits in it."""
+    splits = [split for split in get_task(task).heldout_splits if split in set(frame["split"])]
+    return frame[frame["subset"] == "all"].set_index(["eval", "split"]), splits
+
+
 def variants_table(csv: Path) -> list[str]:
     """Each variant's recipe and its score [CI] on every held-out split of its task, in the report's order."""
     frame = pd.read_csv(csv)
-    splits = [split for split in get_task(csv.parts[-3]).heldout_splits if split in set(frame["split"])]
+    scores, splits = heldout_scores(frame, csv.parts[-3])
     recipes = frame.drop_duplicates("eval").set_index("eval")
-    scores = frame[frame["subset"] == "all"].set_index(["eval", "split"])
     columns = ["method", "train_format", "qa_loss", "sft_steps", "rl_steps", "eval_format"]
     rows = ["| model | " + " | ".join(columns) + " | " + " | ".join(f"{split} [95% CI]" for split in splits) + " |",
             "|---" * (1 + len(columns) + len(splits)) + "|"]
@@ -207,15 +212,12 @@ def arms_tables(metrics_dir: Path, task: str) -> list[str]:
     csv, numbers = metrics_dir / task / "report/comparison.csv", metrics_dir / task / "report/numbers.json"
     if not csv.is_file() or not numbers.is_file():
         raise StorylabError(f"{metrics_dir}/{task}/report: no report yet (comparison.csv, numbers.json); run make all")
-    frame = pd.read_csv(csv)
-    frame = frame[frame["subset"] == "all"].set_index(["eval", "split"])
-    splits = [split for split in get_task(task).heldout_splits if split in frame.index.get_level_values("split")]
+    frame, splits = heldout_scores(pd.read_csv(csv), task)
     extras = [(column, name) for column, name in (("pass_at_8", "pass@8"), ("no_marker", "no ####"))
               if column in frame and frame[column].notna().any()]
-    header = [f"{split} pass@1 [95% CI]" for split in splits]
-    rows = ["| model | " + " | ".join(" | ".join([head] + [name for _, name in extras]) for head in header)
-            + " | rollouts | generated + trained tokens |",
-            "|---" * (1 + len(splits) * (1 + len(extras)) + 2) + "|"]
+    columns = [head for split in splits for head in [f"{split} pass@1 [95% CI]"] + [name for _, name in extras]]
+    columns += ["rollouts", "generated + trained tokens"]
+    rows = ["| model | " + " | ".join(columns) + " |", "|---" * (1 + len(columns)) + "|"]
     for name in dict.fromkeys(frame.index.get_level_values("eval")):
         cells = []
         for split in splits:
@@ -226,12 +228,13 @@ def arms_tables(metrics_dir: Path, task: str) -> list[str]:
         tokens = (f"{millions(spent.get('generated_tokens'))} + {millions(spent.get('trained_tokens'))}"
                   if spent.get("trained_tokens") else "-")
         rows.append(f"| {name} | " + " | ".join(cells) + f" | {spent.get('rollouts', '-')} | {tokens} |")
-    found = read_json(numbers)
+    found, heldout = read_json(numbers), get_task(task).heldout_split
     pairs = [key for key in found if "_minus_" in key and "@" not in key]
     rows += ["", "| paired difference | " + " | ".join(f"{split} [95% CI]" for split in splits) + " |",
              "|---" * (1 + len(splits)) + "|"]
     for pair in pairs:
-        cells = [cell(found.get(pair if split == splits[0] else f"{pair}@{split}")) for split in splits]
+        # report.py keys the headline split's difference `after_minus_before`, any other split's with `@split`
+        cells = [cell(found.get(pair if split == heldout else f"{pair}@{split}")) for split in splits]
         rows.append(f"| {pair.replace('_minus_', ' − ')} | " + " | ".join(cells) + " |")
     return rows
 
