@@ -38,10 +38,11 @@ from storylab.checkpoints import (CHECKPOINT_FILES, TRAINER_CHECKPOINT, checkpoi
                                   finish_checkpoints, process_state, resume_point, run_fingerprint)
 from storylab.cli import stage_parser, stage_params
 from storylab.config.schema import RUN_NAMES
+from storylab.device import check_vllm, kv_cache, place
 from storylab.errors import StorylabError, run
-from storylab.generation import KV_CACHE, check_fits, generate_completions
+from storylab.generation import check_fits, generate_completions
 from storylab.io import check_outputs, read_json, read_recipe, write_json
-from storylab.modeling import initial_model, is_adapter, load_pretrained, lora_config
+from storylab.modeling import check_model_source, initial_model, is_adapter, load_pretrained, lora_config
 from storylab.prompts import format_completion, format_prompt, prompts_for
 from storylab.rewards import trl_reward
 from storylab.tasks.base import load_documents, load_pool, load_preferences, load_split
@@ -153,7 +154,7 @@ def train_grpo(task, params, args):
     rl, grpo = params.train_rl, params.train_rl.grpo
     records = load_pool(task, args.data_dir)
     check_pool(records, params, f"the RL pool of {args.data_dir}")
-    model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
+    model, tokenizer = load_pretrained(args.sft_dir, params.model, training=True)
     # An unscreened pool is shuffled by TRL; a screened one is streamed in pool order (build_qa drew it at random): a
     # buffered shuffle would screen a thousand rows ahead with a stale policy.
     config = GRPOConfig(max_steps=rl.max_steps, learning_rate=rl.learning_rate, warmup_steps=rl.warmup_steps,
@@ -162,7 +163,8 @@ def train_grpo(task, params, args):
                         temperature=grpo.temperature, beta=grpo.beta, loss_type=grpo.loss_type,
                         scale_rewards=grpo.scale_rewards, epsilon_high=grpo.epsilon_high,
                         mask_truncated_completions=grpo.mask_truncated_completions, logging_steps=rl.logging_steps,
-                        shuffle_dataset=not grpo.filter_samples, cache_implementation=KV_CACHE,
+                        shuffle_dataset=not grpo.filter_samples, cache_implementation=kv_cache(),
+                        use_vllm=grpo.use_vllm, vllm_mode="colocate",
                         **{**trainer_defaults(params.model, rl.seed), **checkpoint_settings(args.out_dir, rl.checkpoint_every)})
     # One row per pool problem: the prompt, and the columns the task's reward reads (the gold answer, ...).
     prompts = prompts_for(tokenizer, records, params.model)
@@ -203,8 +205,9 @@ def train_rft(task, params, args):
     The pool's answers are used only to check samples; no worked solution is read."""
     rft = params.train_rl.rft
     pool = load_pool(task, args.data_dir)[:rft.problems]
-    model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
+    model, tokenizer = load_pretrained(args.sft_dir, params.model, training=True)
     kept = []
+    model = place(model)  # sampled on the accelerator; the SFT that follows places it again
     groups = sample_groups(task, model, tokenizer, params, pool, rft.samples, params.train_rl.seed)
     for record, group in zip(pool, groups):
         answers = dict.fromkeys(s["text"] for s in group if s["correct"] and s["stopped"])
@@ -233,7 +236,7 @@ def train_dpo(task, params, args):
     if not pairs["train"] or not pairs["test"]:
         raise StorylabError(f"train_rl.method dpo (task {task.name}): {args.data_dir} has no preferences_train.jsonl "
                             "and preferences_test.jsonl; this task makes no preference pairs, use grpo or none")
-    model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
+    model, tokenizer = load_pretrained(args.sft_dir, params.model, training=True)
     train = preference_dataset(pairs["train"], tokenizer, params.model)
     # Held-out pairs by kind (spec_story: easy and hard), each evaluated on its own; pairs without a kind are one set.
     kinds = list(dict.fromkeys(p.get("kind", "") for p in pairs["test"]))
@@ -278,7 +281,7 @@ def continue_sft(task, params, args, records=None, steps=None, model=None, token
         raise StorylabError(f"{args.sft_dir}: no {TRAINER_CHECKPOINT}/ to continue SFT from; rerun train_sft "
                             "(dvc repro), or set the run's steps to 0 (train_rl.control_steps, bound_steps)")
     if model is None:
-        model, tokenizer = load_pretrained(args.sft_dir, params.model, trainable_adapter=True)
+        model, tokenizer = load_pretrained(args.sft_dir, params.model, training=True)
     state = read_json(start / "trainer_state.json", required=("global_step",))
     start_step = state["global_step"]
     records = load_split(task, "train", args.data_dir) if records is None else records
@@ -329,8 +332,10 @@ def main() -> str:
     args = parser.parse_args()
     task, params = stage_params(args, "model", "train_sft", "train_rl", "score")
     check_outputs(dirs=[args.out_dir, args.live_dir, str(checkpoint_dir(args.out_dir))], files=[args.metrics])
-
+    check_model_source(params.model)
     name = method_of(args.run, params)
+    if name == "grpo":
+        check_vllm(params.train_rl.grpo.use_vllm)
     started = time.perf_counter()
     trainer, tokenizer, summary = METHODS[name](task, params, args)
     seconds = time.perf_counter() - started  # printed, not recorded: metrics/ must reproduce bit for bit

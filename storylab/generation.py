@@ -1,13 +1,11 @@
-"""Batched generation: left padding and a static KV cache (preallocated for prompt + new tokens; the default dynamic
-cache concatenates every layer's keys and values at every step), so a batch costs about one prompt."""
+"""Batched generation: left padding, inputs on the model's device, and the KV cache storylab.device.kv_cache picks (on the
+CPU a static one, preallocated for prompt + new tokens), so a batch costs about one prompt."""
 from __future__ import annotations
 
 import torch
 
+from storylab.device import kv_cache, model_device
 from storylab.errors import StorylabError
-
-# Every generate call's KV cache, evaluation's and GRPO's rollouts (GRPOConfig.cache_implementation) alike.
-KV_CACHE = "static"
 
 
 def model_positions(model) -> int | None:
@@ -45,7 +43,7 @@ def generate_completions(model, tokenizer, prompts: list[str], batch_size: int, 
     generated (the compute it cost)."""
     tokenizer.padding_side = "left"
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": top_p,
                 "num_return_sequences": num_samples} if num_samples else {"do_sample": False}
     if num_samples:
@@ -58,7 +56,7 @@ def generate_completions(model, tokenizer, prompts: list[str], batch_size: int, 
     for start in range(0, len(order), step):
         batch = order[start:start + step]
         encoded = tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True).to(device)
-        output = model.generate(**encoded, max_new_tokens=max_new_tokens, use_cache=True, cache_implementation=KV_CACHE,
+        output = model.generate(**encoded, max_new_tokens=max_new_tokens, use_cache=True, cache_implementation=kv_cache(),
                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **sampling)
         new_tokens = output[:, encoded["input_ids"].shape[1]:]
         ends = new_tokens == tokenizer.eos_token_id
@@ -83,7 +81,7 @@ def completion_logprobs(model, tokenizer, prompts: list[str], completions: list[
     """Per (prompt, completion): the summed log-probability of the completion's tokens and the end token after it,
     and how many tokens that is. Prompt and completion are tokenised together, as TRL's trainers do."""
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     results = []
     for start in range(0, len(prompts), batch_size):
         batch = list(zip(prompts[start:start + batch_size], completions[start:start + batch_size]))

@@ -3,7 +3,8 @@
 `tiny` is built from a Llama config and trained from scratch with a byte-level BPE tokenizer trained
 on the generated corpus (nothing is downloaded). Any other `model.name_or_path` is a local directory
 or a hub id already in the local Hugging Face cache, loaded with `from_pretrained`, optionally with
-LoRA adapters (PEFT) or 4-bit QLoRA (bitsandbytes, CUDA only).
+LoRA adapters (PEFT) or 4-bit QLoRA (bitsandbytes, CUDA only). A model loaded to generate or score is placed on the
+accelerator (storylab.device); one loaded to train stays where the trainer places it.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from transformers import (AutoModelForCausalLM, AutoTokenizer, LlamaConfig, Llam
 
 from storylab.config.loader import check_model_name
 from storylab.config.schema import ModelParams
+from storylab.device import accelerator, place, weights_dtype, zero3
 from storylab.errors import StorylabError
 
 SPECIAL_TOKENS = {"pad_token": "<|pad|>", "bos_token": "<|bos|>", "eos_token": "<|eos|>"}
@@ -25,7 +27,6 @@ TINY_CHAT_TEMPLATE = (
     "{%- for message in messages -%}<|{{ message['role'] }}|>{{ message['content'] }}{{ eos_token }}{%- endfor -%}"
     "{%- if add_generation_prompt -%}<|assistant|>{%- endif -%}"
 )
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def train_tiny_tokenizer(texts: list[str], vocab_size: int, individual_digits: bool = False) -> PreTrainedTokenizerFast:
@@ -52,7 +53,10 @@ def build_tiny_model(params: ModelParams, tokenizer, seed: int) -> LlamaForCausa
                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id)
     torch.manual_seed(seed)
-    return LlamaForCausalLM(config).to(DTYPES[params.dtype])
+    model = LlamaForCausalLM(config).to(weights_dtype(params.dtype, trains_all_weights=True))
+    if params.attn_implementation != "auto":
+        model.set_attn_implementation(params.attn_implementation)
+    return model
 
 
 def check_model_source(params: ModelParams) -> None:
@@ -66,35 +70,46 @@ def check_model_source(params: ModelParams) -> None:
     check_model_name(params.name_or_path)
 
 
-def load_pretrained(name_or_path: str, params: ModelParams, trainable_adapter: bool = False):
+def load_pretrained(name_or_path: str, params: ModelParams, training: bool = False):
     """(model, tokenizer) from a directory or cached hub id. A LoRA output directory loads as base + adapter
-    (PEFT), its adapter trainable when training goes on from it (SFT -> RL)."""
-    quantization = None
+    (PEFT), its adapter trainable when training goes on from it (SFT -> RL). Loaded to train, the model stays on the
+    CPU for the trainer to place (under FSDP / ZeRO-3 it shards it); otherwise it goes to the accelerator. A 4-bit
+    model is quantised on this process's own GPU (each rank its own under a multi-GPU launch)."""
+    quantization, device_map = None, None
     if params.load_in_4bit:
         from transformers import BitsAndBytesConfig
 
         quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                          bnb_4bit_compute_dtype=DTYPES[params.dtype])
+                                          bnb_4bit_compute_dtype=weights_dtype(params.dtype, trains_all_weights=False))
+        device_map = {"": accelerator()}
+    trains_all = training and not params.lora.enabled and not (Path(name_or_path) / "adapter_config.json").is_file()
     # Safe by default: weights only from safetensors (a pickle can run code), no model code from the hub unless
     # model.trust_remote_code says so.
-    kwargs = {"dtype": DTYPES[params.dtype], "quantization_config": quantization, "use_safetensors": True,
-              "trust_remote_code": params.trust_remote_code}
+    kwargs = {"dtype": weights_dtype(params.dtype, trains_all), "quantization_config": quantization,
+              "device_map": device_map, "use_safetensors": True, "trust_remote_code": params.trust_remote_code}
+    if params.attn_implementation != "auto":
+        kwargs["attn_implementation"] = params.attn_implementation
     local = Path(name_or_path)
     if local.exists() and not any((local / name).is_file() for name in ("config.json", "adapter_config.json")):
         raise StorylabError(f"{name_or_path}: no config.json; point at a directory written by save_pretrained")
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=params.trust_remote_code)
         if (Path(name_or_path) / "adapter_config.json").is_file():
-            from peft import AutoPeftModelForCausalLM
+            from peft import PeftConfig, PeftModel
 
-            model = AutoPeftModelForCausalLM.from_pretrained(name_or_path, is_trainable=trainable_adapter, **kwargs)
+            base = AutoModelForCausalLM.from_pretrained(PeftConfig.from_pretrained(name_or_path).base_model_name_or_path,
+                                                        **kwargs)
+            # ZeRO-3 gathers parameters in the dtype of the first: adapters in the base's dtype there (TRL's rule for
+            # a bf16 base, GRPOTrainer), PEFT's fp32 adapters elsewhere.
+            model = PeftModel.from_pretrained(base, name_or_path, is_trainable=training,
+                                              autocast_adapter_dtype=not (training and zero3() and quantization is None))
         else:
             model = AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError) as exc:
         raise StorylabError(f"cannot load model from {name_or_path!r}: {str(exc).strip().splitlines()[0]}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
+    return (model if training else place(model)), tokenizer
 
 
 def is_adapter(model) -> bool:
@@ -121,7 +136,7 @@ def initial_model(params: ModelParams, seed: int, corpus: list[str] | None = Non
     anything else loads from_pretrained."""
     check_model_source(params)
     if params.name_or_path != "tiny":
-        return load_pretrained(params.name_or_path, params)
+        return load_pretrained(params.name_or_path, params, training=True)
     if tokenizer is None:
         tokenizer = train_tiny_tokenizer(corpus, params.tiny.vocab_size, params.tiny.individual_digits)
     return build_tiny_model(params, tokenizer, seed), tokenizer

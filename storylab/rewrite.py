@@ -29,7 +29,10 @@ def hf_backend(params: RewriteParams) -> Callable[[list[dict]], str]:
     import torch
     from transformers import pipeline
 
-    generator = pipeline("text-generation", model=params.model, device="cpu")
+    from storylab.device import accelerator, enable_fast_matmul
+
+    enable_fast_matmul()
+    generator = pipeline("text-generation", model=params.model, device=accelerator())
     torch.manual_seed(params.seed)
     sampling = {"do_sample": True, "temperature": params.temperature} if params.temperature > 0 else {
         "do_sample": False}

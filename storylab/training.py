@@ -18,6 +18,7 @@ from trl import SFTConfig, SFTTrainer
 
 from storylab.checkpoints import checkpoint_settings, process_state
 from storylab.config.schema import ModelParams, TrainSFTParams
+from storylab.device import enable_fast_matmul, mixed_precision, on_gpu
 from storylab.errors import StorylabError
 from storylab.io import RECIPE_FILE, write_json
 from storylab.modeling import save_tokenizer
@@ -25,16 +26,17 @@ from storylab.prompts import document_records, prompts_for, sft_records
 
 
 def trainer_defaults(model_params: ModelParams, seed: int) -> dict:
-    """Keyword arguments every TRL config here gets (TRL defaults to bf16 + gradient checkpointing). In a terminal
+    """Keyword arguments every TRL config here gets (TRL defaults to bf16 + gradient checkpointing; here both follow
+    params: mixed precision from model.dtype on a GPU, checkpointing from model.gradient_checkpointing). In a terminal
     the trainer shows its tqdm bar (elapsed and remaining time); elsewhere ProgressLines prints a line per log."""
-    on_gpu = torch.cuda.is_available()
-    if not on_gpu:  # several `accelerate launch` processes then join one DDP group over gloo (configs/accelerate/
+    gpu = on_gpu()
+    if not gpu:  # several `accelerate launch` processes then join one DDP group over gloo (configs/accelerate/
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")  # ddp_cpu.yaml), not separate single-process runs
-    return {"seed": seed, "data_seed": seed, "full_determinism": False,
-            "bf16": on_gpu and model_params.dtype == "bfloat16", "fp16": False,
-            "activation_checkpointing": False, "save_strategy": "no", "report_to": "none",
-            "dataloader_num_workers": 0, "dataloader_pin_memory": on_gpu, "disable_tqdm": not sys.stderr.isatty(),
-            "logging_first_step": True}
+    enable_fast_matmul()
+    return {"seed": seed, "data_seed": seed, "full_determinism": False, **mixed_precision(model_params.dtype),
+            "activation_checkpointing": model_params.gradient_checkpointing, "save_strategy": "no",
+            "report_to": "none", "dataloader_num_workers": 0, "dataloader_pin_memory": gpu,
+            "disable_tqdm": not sys.stderr.isatty(), "logging_first_step": True}
 
 
 class ProgressLines(TrainerCallback):
