@@ -4,7 +4,11 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 DVC := $(VENV)/bin/dvc
-STAMP := $(VENV)/.installed
+# The install target: gpu where an NVIDIA GPU answers nvidia-smi (a CUDA build of torch, bitsandbytes, DeepSpeed:
+# requirements-gpu.lock), cpu elsewhere (requirements.lock); `make venv TARGET=gpu` chooses by hand.
+TARGET ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
+LOCK := $(if $(filter gpu,$(TARGET)),requirements-gpu.lock,requirements.lock)
+STAMP := $(VENV)/.installed-$(TARGET)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
@@ -15,26 +19,41 @@ export DVC_NO_ANALYTICS := 1
 # stays on even where the shell turns it off (without it every stage would recompile its imports, ~10 s each).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help venv lock demo all repro results readme exps params test test-quick smoke bench variants seeds sweep ablation preset clean import-model pretrained
+.PHONY: help venv lock demo all repro results readme exps params test test-quick smoke bench variants seeds sweep ablation preset clean import-model pretrained gpu-check
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock pyproject.toml
+# A source package of the lock (DeepSpeed) builds against the torch installed before it: it goes in last, without
+# build isolation.
+BUILT_LAST := deepspeed
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-compile -r requirements.lock
+	grep -v '^$(BUILT_LAST)==' $(LOCK) > $(VENV)/lock.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-compile -r $(VENV)/lock.txt
+	grep '^$(BUILT_LAST)==' $(LOCK) | xargs -r $(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-compile --no-build-isolation -e .
-	touch $@
+	rm -f $(VENV)/.installed-*; touch $@
 
-venv: $(STAMP) ## create .venv and install every package at its pinned version (requirements.lock)
+venv: $(STAMP) ## create .venv and install every package at its pinned version (requirements.lock; on a GPU machine requirements-gpu.lock)
 
-lock: ## re-pin requirements.lock from requirements.txt (after changing a pin there), in a temporary venv; `no-deps` lines without their dependencies
+lock: ## re-pin both locks from requirements.txt (+ requirements-gpu.txt) after changing a pin there; `no-deps` lines without their dependencies
 	rm -rf .lockvenv && python3 -m venv .lockvenv
 	grep -v '# no-deps' requirements.txt > .lockvenv/requirements.txt
 	.lockvenv/bin/python -m pip install -q --disable-pip-version-check -r .lockvenv/requirements.txt
 	.lockvenv/bin/python -m pip install -q --disable-pip-version-check --no-deps $$(grep '# no-deps' requirements.txt | cut -d' ' -f1)
-	{ sed -n '1,2p' requirements.lock; .lockvenv/bin/python -m pip freeze --all --disable-pip-version-check | grep -v '^pip=='; } > requirements.lock.new
-	mv requirements.lock.new requirements.lock && rm -rf .lockvenv
+	{ sed -n '1,2p' requirements.lock; .lockvenv/bin/python -m pip freeze --all --disable-pip-version-check | grep -v '^pip==' \
+	  | sed -E 's/^(torch==[^+]*)\+.*/\1/'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	@# the GPU target: resolved (not installed) with every shared package at the CPU lock's version
+	grep -v '^torch==' requirements.lock > .lockvenv/constraints.txt
+	{ grep -v -e '^torch==' -e '# no-deps' requirements.txt; cat requirements-gpu.txt; } > .lockvenv/gpu.txt
+	.lockvenv/bin/python -m pip install -q --disable-pip-version-check --dry-run --ignore-installed \
+	  --report .lockvenv/gpu.json -r .lockvenv/gpu.txt -c .lockvenv/constraints.txt
+	{ sed -n '1,2p' requirements-gpu.lock; { grep '# no-deps' requirements.txt | cut -d' ' -f1; .lockvenv/bin/python -c \
+	  'import json, sys; print("\n".join(i["metadata"]["name"] + "==" + i["metadata"]["version"] for i in json.load(open(sys.argv[1]))["install"]))' \
+	  .lockvenv/gpu.json; } | sort -f; } > requirements-gpu.lock.new
+	mv requirements-gpu.lock.new requirements-gpu.lock && rm -rf .lockvenv
 
 params: $(STAMP) ## validate params.yaml (every section) without running anything
 	$(PY) -m storylab.config params.yaml
@@ -71,6 +90,9 @@ TEST_WORKERS ?= 2
 
 test: $(STAMP) ## run every test (unit tests + the whole DAG on tiny params in a temp copy)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
+
+gpu-check: $(STAMP) ## on a CUDA GPU in a few minutes: GGUF import, bf16 LoRA SFT, eval on the GPU, GRPO, QLoRA, 2 processes (PASS/FAIL lines)
+	$(PY) scripts/gpu_check.py
 
 test-quick: $(STAMP) ## the tests not marked slow (no end-to-end pipeline runs)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
