@@ -26,6 +26,7 @@ import torch
 import yaml
 
 from storylab.config.loader import merge, read_yaml
+from storylab.errors import run
 from storylab.tiny import tiny_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -174,7 +175,7 @@ class Checks:
         return f"{gpus} processes (ddp_gpu)"
 
 
-def main() -> int:
+def main() -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work_dir", help="where the checks write (default: a temporary dir, removed after)")
     parser.add_argument("--model", help="a model dir to check instead of importing the GGUF SmolLM2")
@@ -183,9 +184,8 @@ def main() -> int:
     args = parser.parse_args()
     gpu = torch.cuda.is_available() and not args.cpu
     if not gpu and not args.cpu:
-        print(f"gpu-check: no CUDA GPU visible (torch {torch.__version__}, CUDA build: {torch.version.cuda or 'none'}); "
-              "nothing to check on this machine")
-        return 0
+        return (f"gpu-check: no CUDA GPU visible (torch {torch.__version__}, CUDA build: {torch.version.cuda or 'none'}); "
+                "nothing to check on this machine")
     if gpu:
         print(f"gpu-check: {torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}, torch {torch.__version__}, "
               f"CUDA {torch.version.cuda}, bf16 {'yes' if torch.cuda.is_bf16_supported() else 'no'}", flush=True)
@@ -201,11 +201,14 @@ def main() -> int:
     checks.run("qlora", checks.qlora)
     checks.run("two-processes", checks.two_processes)
     counts = {status: sum(s == status for s, _ in checks.results) for status in ("PASS", "FAIL", "SKIP")}
-    print(f"gpu-check: {counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped ({work})")
     if not (args.keep or args.work_dir):
         shutil.rmtree(work, ignore_errors=True)
-    return 1 if counts["FAIL"] else 0
+    summary = f"gpu-check: {counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped ({work})"
+    if counts["FAIL"]:
+        print(summary, file=sys.stderr)
+        sys.exit(1)
+    return summary
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

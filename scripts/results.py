@@ -4,7 +4,7 @@ bootstrap CIs). `make results` prints it; `make all` ends with it. With --pretra
 tables instead (metrics/pretrained/<data>/: every evaluation with its recipe, the paired differences, and the tiny
 model's held-out score on the same task beside them); `make pretrained` ends with them.
 
-    python scripts/results.py [--metrics_dir metrics] [--pretrained | --variants | --arms TASK] [--readme README.md]
+    python scripts/results.py [--metrics_dir metrics] [--pretrained | --variants | --arms TASK | --seeds TASK] [--readme README.md]
 
 --readme writes the table between the document's `<!-- results:start -->` and `<!-- results:end -->` markers
 (`make readme`), so the README's numbers are the committed metrics'. With --pretrained it writes the short form
@@ -12,7 +12,8 @@ into `<!-- pretrained:... -->` markers (README.md) and the full tables into `<!-
 (docs/results.md). With --variants, one table per task of the variants pipeline (metrics/variants/<task>/report/
 comparison.csv: each recipe's score on every held-out split) into `<!-- variants-<task>:... -->` markers. With
 --arms TASK, that task's models on every held-out split with their training cost (rollouts, tokens) and every paired
-difference of its report, into `<!-- arms-TASK:... -->` markers.
+difference of its report, into `<!-- arms-TASK:... -->` markers. With --seeds TASK, that task over its data seeds
+(storylab/reporting/seeds.py).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from storylab.config.loader import overlaid, read_yaml
 from storylab.errors import StorylabError, run
 from storylab.io import read_json
 from storylab.markdown_blocks import replace_block
+from storylab.reporting import seeds
 from storylab.tasks import get_task
 
 OVERLAY = Path("configs/pretrained.yaml")
@@ -48,8 +50,8 @@ def cell(block: dict | None, value: str = "difference") -> str:
 
 
 def table(metrics_dir: Path) -> list[str]:
-    rows = ["| task | metric | held-out (SFT) [95% CI] | train | RL - SFT [CI] | RL - control [CI] |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| task | metric | held-out (SFT) [95% CI] | train | RL - SFT [CI] | RL - control [CI] | "
+            "RL - control over seeds [CI across seeds] |", "|---|---|---|---|---|---|---|"]
     for path in sorted(metrics_dir.glob("*/report/numbers.json")):
         found = read_json(path, required=("sft",))
         sft = found["sft"]
@@ -57,8 +59,28 @@ def table(metrics_dir: Path) -> list[str]:
         train = f"{sft['train']:.3f}" if "train" in sft else "-"  # eval.splits may leave train out
         rows.append(f"| {path.parts[-3]} | {found.get('metric', '-')} | {score:.3f} [{sft['ci_low']:.3f}, "
                     f"{sft['ci_high']:.3f}] | {train} | {cell(found.get('rl_minus_sft'))} | "
-                    f"{cell(found.get('rl_minus_control'))} |")
+                    f"{cell(found.get('rl_minus_control'))} | {over_seeds(metrics_dir, path.parts[-3])} |")
     return rows
+
+
+def over_seeds(metrics_dir: Path, task: str) -> str:
+    """RL minus control's mean over the task's seeds (seed 0 and `make seeds`), or '-' without seeds."""
+    found = seeds.summary(seeds.seeds_frame(metrics_dir, task)).get("rl_minus_control")
+    if not found:
+        return "-"
+    return f"{found['mean']:+.3f} [{found['ci_low']:+.3f}, {found['ci_high']:+.3f}], {found['n']} seeds"
+
+
+def seeds_blocks(metrics_dir: Path, task: str) -> dict[str, list[str]]:
+    """`seeds-TASK`: the claim and the across-seed summary of the headline differences (README); `seeds-TASK-runs`:
+    every difference's summary, every seed's arms and paired differences, and GRPO's diagnostics (docs/results.md)."""
+    frame = seeds.seeds_frame(metrics_dir, task)
+    if len(frame) < 2:
+        raise StorylabError(f"{metrics_dir}/{task}/seeds.csv: no seed besides 0; run make seeds")
+    return {f"seeds-{task}": [seeds.claim(frame, task), "", *seeds.summary_table(frame, seeds.HEADLINE_PAIRS)],
+            f"seeds-{task}-runs": [*seeds.summary_table(frame), "", *seeds.per_seed_table(frame), "",
+                                   "GRPO's diagnostics per seed (metrics/<task>/train_rl.json of each run):", "",
+                                   *seeds.diagnostics_table(frame)]}
 
 
 def value(result: dict, where: str, metric: str, split: str = "test") -> float | None:
@@ -261,7 +283,22 @@ def main() -> str:
     parser.add_argument("--arms", metavar="TASK",
                         help="one task's models on every held-out split with their training cost, and its paired "
                              "differences (into `<!-- arms-TASK:... -->` markers)")
+    parser.add_argument("--seeds", metavar="TASK",
+                        help="that task over its data seeds: the claim and the across-seed summary (into `<!-- "
+                             "seeds-TASK:... -->` markers) and every seed's arms (`<!-- seeds-TASK-runs:... -->`)")
     args = parser.parse_args()
+    if args.seeds:
+        blocks = seeds_blocks(Path(args.metrics_dir), args.seeds)
+        print("\n\n".join("\n".join(rows) for rows in blocks.values()))
+        if args.readme:
+            text = Path(args.readme).read_text(encoding="utf-8")
+            names = [name for name in blocks if f"<!-- {name}:start -->" in text]
+            if not names:
+                raise StorylabError(f"{args.readme} has no <!-- seeds-{args.seeds}:start --> or <!-- "
+                                    f"seeds-{args.seeds}-runs:start --> markers; add them where the tables go")
+            for name in names:
+                replace_block(args.readme, name, "\n".join(blocks[name]))
+        return None
     if args.arms:
         rows = arms_tables(Path(args.metrics_dir), args.arms)
         print("\n".join(rows))

@@ -84,7 +84,8 @@ def sample_groups(task, model, tokenizer, params, records: list[dict], samples: 
     grpo = params.train_rl.grpo
     prompts = prompts_for(tokenizer, records, params.model)
     check_fits(model, tokenizer, prompts, grpo.max_completion_length, "train_rl.grpo.max_completion_length")
-    groups = generate_completions(model, tokenizer, prompts, max(params.train_rl.sample_batch_size, samples),
+    # on the accelerator (expert iteration's model is loaded to train, on the CPU; GRPO's trainer has placed its own)
+    groups = generate_completions(place(model), tokenizer, prompts, max(params.train_rl.sample_batch_size, samples),
                                   grpo.max_completion_length, samples, grpo.temperature, seed)
     return [[{**s, "correct": task.check(s["text"], r["answer"], r)} for s in group]
             for r, group in zip(records, groups)]
@@ -207,7 +208,6 @@ def train_rft(task, params, args):
     pool = load_pool(task, args.data_dir)[:rft.problems]
     model, tokenizer = load_pretrained(args.sft_dir, params.model, training=True)
     kept = []
-    model = place(model)  # sampled on the accelerator; the SFT that follows places it again
     groups = sample_groups(task, model, tokenizer, params, pool, rft.samples, params.train_rl.seed)
     for record, group in zip(pool, groups):
         answers = dict.fromkeys(s["text"] for s in group if s["correct"] and s["stopped"])

@@ -13,7 +13,7 @@ SCRIPTS = sorted((REPO / "scripts").glob("*.py"))
 # workspace of its own.
 TABLE_SCRIPTS = {"ablation", "seeds", "results", "demo"}
 TORCH_SCRIPTS = [p for p in SCRIPTS if p.stem not in TABLE_SCRIPTS]
-PARAMLESS = {"import_model"}  # a GGUF file in, a model dir out: no task, no params.yaml
+PARAMLESS = {"import_model", "gpu_check"}  # a GGUF file in, a model dir out / the check's own params: no stage params
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)

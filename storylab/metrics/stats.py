@@ -37,3 +37,16 @@ def pass_at_k(num_samples: int, num_correct: int, k: int) -> float:
     if num_samples - num_correct < k:
         return 1.0
     return 1.0 - comb(num_samples - num_correct, k) / comb(num_samples, k)
+
+
+def across_seeds(values, level: float = 0.95) -> dict[str, float] | None:
+    """The mean of one figure over seeds with its Student-t CI (seeds are few: a bootstrap over 6 values would be
+    too narrow), the range, and on how many seeds it is above 0; None for fewer than two values."""
+    values = np.asarray([v for v in values if v == v], dtype=float)
+    if len(values) < 2:
+        return None
+    spread = stats.sem(values)
+    low, high = (stats.t.interval(level, len(values) - 1, loc=values.mean(), scale=spread) if spread > 0
+                 else (values.mean(), values.mean()))
+    return {"mean": float(values.mean()), "ci_low": float(low), "ci_high": float(high), "n": len(values),
+            "min": float(values.min()), "max": float(values.max()), "above_zero": int((values > 0).sum())}
