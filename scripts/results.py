@@ -26,7 +26,7 @@ from storylab.config.loader import overlaid, read_yaml
 from storylab.errors import StorylabError, run
 from storylab.io import read_json
 from storylab.markdown_blocks import replace_block
-from storylab.reporting import seeds
+from storylab.reporting import provenance, seeds
 from storylab.tasks import get_task
 
 OVERLAY = Path("configs/pretrained.yaml")
@@ -60,7 +60,7 @@ def table(metrics_dir: Path) -> list[str]:
         rows.append(f"| {path.parts[-3]} | {found.get('metric', '-')} | {score:.3f} [{sft['ci_low']:.3f}, "
                     f"{sft['ci_high']:.3f}] | {train} | {cell(found.get('rl_minus_sft'))} | "
                     f"{cell(found.get('rl_minus_control'))} | {over_seeds(metrics_dir, path.parts[-3])} |")
-    return rows
+    return rows + ["", provenance.line("dvc.yaml", "make all")] if len(rows) > 2 else rows
 
 
 def over_seeds(metrics_dir: Path, task: str) -> str:
@@ -265,8 +265,9 @@ def write_variants(metrics_dir: Path, readme: str | None) -> None:
     reports = sorted(metrics_dir.glob("variants/*/report/comparison.csv"))
     if not reports:
         raise StorylabError(f"{metrics_dir}/variants: no report yet (*/report/comparison.csv); run make variants")
+    made = provenance.line("variants/dvc.yaml", "make variants")
     for csv in reports:
-        task, rows = csv.parts[-3], variants_table(csv)
+        task, rows = csv.parts[-3], [*variants_table(csv), "", made]
         print(f"{task}:", *rows, "", sep="\n")
         if readme:
             replace_block(readme, f"variants-{task}", "\n".join(rows))  # it names missing markers
@@ -313,7 +314,9 @@ def main() -> str:
                   "pretrained-tables": pretrained_tables(Path(args.metrics_dir), params)}
         if not blocks["pretrained-tables"]:
             raise StorylabError(f"{args.metrics_dir}/pretrained: no evaluation yet; run make pretrained")
-        print("\n".join(blocks["pretrained"] or blocks["pretrained-tables"]))
+        made = ["", provenance.line("pretrained/dvc.yaml", "make pretrained")]
+        blocks = {name: rows + made for name, rows in blocks.items() if rows}
+        print("\n".join(blocks.get("pretrained") or blocks["pretrained-tables"]))
         if args.readme:
             text = Path(args.readme).read_text(encoding="utf-8")
             names = [name for name in blocks if f"<!-- {name}:start -->" in text]
