@@ -57,6 +57,8 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as folder:
         exit_file = Path(folder, "exit")
         env = {**os.environ, EXIT_FILE: str(exit_file)}
+        if Path(config).stem.endswith("_cpu"):  # ddp_cpu: the multi-process path on the CPU, on a GPU machine too
+            env["CUDA_VISIBLE_DEVICES"] = ""
         code = subprocess.call([sys.executable, "-m", "accelerate.commands.launch", "--quiet", "--config_file", config,
                                 *flags, *command], env=env)
         written = exit_file.read_text().split() if exit_file.is_file() else []
