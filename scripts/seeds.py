@@ -7,7 +7,8 @@ into the across-seed tables (scripts/results.py --seeds).
 
 Experiments are named seeds-<task>-<setting>-s<seed>. A row holds the experiment's report (metrics/<task>/report/
 numbers.json, read from the experiment's commit): every arm's held-out score, every paired difference on the headline
-split with its CI, and its GRPO run's diagnostics (metrics/<task>/train_rl.json). Rows of seeds that this csv does not
+split with its CI, and its GRPO run's diagnostics (metrics/<task>/train_rl.json, and the means of its entropy and
+clip-ratio curves from dvclive/<task>/train_rl/). Rows of seeds that this csv does not
 list are kept from the existing seeds.csv: an experiment no longer in the repository keeps its recorded numbers.
 """
 from __future__ import annotations
@@ -30,12 +31,23 @@ HEADLINE = {"sft_train": "train"}
 # step's groups did.
 DIAGNOSTICS = ("pool_kept", "pool_screened", "pool_solved_never", "pool_solved_always", "mean_reward",
                "mean_frac_reward_zero_std", "rollouts")
+# GRPO's logged curves (its DVCLive dir), as their mean over the run: the policy's entropy and the share of tokens
+# whose ratio was clipped.
+CURVES = {"mean_entropy": "entropy.tsv", "mean_clip_ratio": "clip_ratio/region_mean.tsv"}
 
 
-def from_commit(rev: str, path: str) -> dict | None:
-    """A JSON file as the experiment's commit holds it; None where the commit or the file is not here."""
+def from_commit(rev: str, path: str) -> str | None:
+    """A file as the experiment's commit holds it; None where the commit or the file is not here."""
     shown = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True)
-    return json.loads(shown.stdout) if shown.returncode == 0 else None
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def curve_mean(text: str | None) -> float | None:
+    """The mean of a DVCLive curve (a tsv of step and value)."""
+    if not text:
+        return None
+    values = [float(line.split("\t")[1]) for line in text.splitlines()[1:] if line.strip()]
+    return sum(values) / len(values) if values else None
 
 
 def report_columns(numbers: dict) -> dict:
@@ -69,9 +81,13 @@ def seed_rows(frame: pd.DataFrame, task: str) -> pd.DataFrame:
         if numbers is None:
             raise StorylabError(f"experiment {experiment['Experiment']} ({rev}): no metrics/{task}/report/numbers.json "
                                 "in its commit; rerun make seeds")
-        row.update(report_columns(numbers))
-        grpo = from_commit(rev, f"metrics/{task}/train_rl.json") or {}
+        row.update(report_columns(json.loads(numbers)))
+        grpo = json.loads(from_commit(rev, f"metrics/{task}/train_rl.json") or "{}")
         row.update({f"rl_{key}": grpo[key] for key in DIAGNOSTICS if key in grpo})
+        for key, curve in CURVES.items():
+            found = curve_mean(from_commit(rev, f"dvclive/{task}/train_rl/plots/metrics/{curve}"))
+            if found is not None:
+                row[f"rl_{key}"] = found
         table.append(row)
     return pd.DataFrame(table)
 

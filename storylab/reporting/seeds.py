@@ -18,7 +18,9 @@ HEADLINE_PAIRS = ("rl_minus_control", "rl_minus_sft", "rft_minus_sft", "rl_minus
 # GRPO's diagnostics per seed (scripts/seeds.py writes them as rl_<key>): what the pool screen kept, and how often a
 # group of completions all scored the same (no advantage, no signal).
 DIAGNOSTICS = {"pool_kept": "pool kept", "pool_solved_never": "never solved", "pool_solved_always": "always solved",
-               "mean_reward": "mean reward", "mean_frac_reward_zero_std": "zero-variance groups"}
+               "mean_reward": "mean reward", "mean_frac_reward_zero_std": "zero-variance groups",
+               "mean_entropy": "entropy", "mean_clip_ratio": "clipped ratio"}
+CURVES = {"mean_entropy": "entropy.tsv", "mean_clip_ratio": "clip_ratio/region_mean.tsv"}  # as scripts/seeds.py
 
 
 def seeds_frame(metrics_dir: Path, task: str) -> pd.DataFrame:
@@ -33,6 +35,10 @@ def seeds_frame(metrics_dir: Path, task: str) -> pd.DataFrame:
     if grpo.is_file():
         found = read_json(grpo)
         row.update({f"rl_{key}": found[key] for key in DIAGNOSTICS if key in found})
+    for key, curve in CURVES.items():
+        tsv = metrics_dir.parent / "dvclive" / task / "train_rl" / "plots" / "metrics" / curve
+        if tsv.is_file():
+            row[f"rl_{key}"] = pd.read_csv(tsv, sep="\t").iloc[:, 1].mean()
     path = metrics_dir / task / "seeds.csv"
     others = pd.read_csv(path) if path.is_file() and path.stat().st_size else pd.DataFrame()
     if len(others):
@@ -68,8 +74,8 @@ def diagnostics_table(frame: pd.DataFrame) -> list[str]:
     columns = [key for key in DIAGNOSTICS if f"rl_{key}" in frame]
     rows = ["| seed | GRPO − control | " + " | ".join(DIAGNOSTICS[k] for k in columns) + " |", "|---" * (2 + len(columns)) + "|"]
     for row in frame.to_dict("records"):
-        cells = [("–" if row[f"rl_{k}"] != row[f"rl_{k}"] else f"{row[f'rl_{k}']:.0f}" if k == "pool_kept"
-                  else f"{row[f'rl_{k}']:.3f}") for k in columns]
+        cells = [("–" if row.get(f"rl_{k}") is None or row[f"rl_{k}"] != row[f"rl_{k}"]
+                  else f"{row[f'rl_{k}']:.0f}" if k == "pool_kept" else f"{row[f'rl_{k}']:.4f}") for k in columns]
         rows.append(f"| {row['seed']} | {_ci(row, 'rl_minus_control')} | " + " | ".join(cells) + " |")
     return rows
 
