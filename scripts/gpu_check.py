@@ -14,7 +14,6 @@ import storylab  # noqa: F401  first: pins the CPU math libraries and the progre
 import argparse
 import json
 import os
-import runpy
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from storylab.cli import run_in_process
 from storylab.config.loader import merge, read_yaml
 from storylab.errors import run
 from storylab.tiny import tiny_params
@@ -47,15 +47,9 @@ class Skip(Exception):
 
 def stage(script: str, *args: str) -> None:
     """A stage script run in this process, as dvc runs it from the repo root; non-zero exit raises."""
-    saved = sys.argv
-    sys.argv = [str(REPO / "scripts" / script), *args]
-    try:
-        runpy.run_path(sys.argv[0], run_name="__main__")
-    except SystemExit as exc:
-        if exc.code:
-            raise RuntimeError(f"{script} exited with code {exc.code}") from None
-    finally:
-        sys.argv = saved
+    code = run_in_process(REPO / "scripts" / script, *args, cwd=REPO)
+    if code:
+        raise RuntimeError(f"{script} exited with code {code}")
 
 
 def write_params(work: Path, model_dir: Path, gpu: bool, **overrides) -> Path:

@@ -3,6 +3,10 @@ flags reported in one line like every other input error."""
 from __future__ import annotations
 
 import argparse
+import os
+import runpy
+import sys
+from pathlib import Path
 
 from storylab.config.loader import load_file, load_params, source_name
 from storylab.config.variants import variant_overrides
@@ -40,3 +44,19 @@ def stage_params(args, *sections: str):
     source = source_name(args.params, args.overlay)
     overrides = variant_overrides(data, source, args.variant, args.task) if args.variant else []
     return task, load_params(args.params, args.task, sections, overrides + list(args.overrides), args.overlay)
+
+
+def run_in_process(script: str | Path, *args: str, cwd: str | Path) -> int:
+    """A stage script run inside this process from `cwd` (the repo root, as dvc runs it), as `python script args`
+    would: its exit code. A chain of stages pays the ~8 s of importing torch / transformers / TRL once."""
+    saved_argv, saved_cwd = sys.argv, os.getcwd()
+    sys.argv = [str(script), *args]
+    os.chdir(cwd)
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1 if exc.code else 0
+    finally:
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+    return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -92,14 +91,8 @@ def run_stage_here(script: str, *args: str) -> None:
     """A stage script run inside this test process, for tests that chain many stages: the ~8 s of importing
     torch / transformers / TRL is paid once per test worker instead of once per stage. Run from the repo root like
     every stage; a stage that exits non-zero fails the test."""
-    saved_argv, saved_cwd = sys.argv, os.getcwd()
-    sys.argv = [str(REPO / "scripts" / script), *args]
-    os.chdir(REPO)
-    try:
-        runpy.run_path(sys.argv[0], run_name="__main__")
-    except SystemExit as exc:
-        if exc.code:
-            raise AssertionError(f"{script} exited with code {exc.code}") from None
-    finally:
-        sys.argv = saved_argv
-        os.chdir(saved_cwd)
+    from storylab.cli import run_in_process
+
+    code = run_in_process(REPO / "scripts" / script, *args, cwd=REPO)
+    if code:
+        raise AssertionError(f"{script} exited with code {code}")
