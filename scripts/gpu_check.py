@@ -57,7 +57,7 @@ def write_params(work: Path, model_dir: Path, gpu: bool, **overrides) -> Path:
     params = tiny_params(read_yaml(REPO / "params.yaml"), only=(TASK,))
     sizes = GPU_SIZES if gpu else CPU_SIZES
     params = merge(params, {"model": {"name_or_path": str(model_dir), "lora": {"enabled": True}},
-                            "tasks": {TASK: {key: value for key, value in sizes.items()}}})
+                            "tasks": {TASK: sizes}})
     params = merge(params, overrides)
     path = work / f"params-{len(list(work.glob('params*.yaml')))}.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
@@ -69,7 +69,7 @@ class Checks:
         self.work, self.gpu = work, gpu
         self.model = model or work / "model"
         self.params = None
-        self.results: list[tuple[str, str]] = []
+        self.statuses: list[str] = []
 
     def run(self, name: str, check) -> None:
         if self.gpu:
@@ -86,7 +86,7 @@ class Checks:
         peak = f"peak {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB" if self.gpu and status == "PASS" else ""
         line = f"{status} {name:<14} {seconds:6.1f} s  {peak:<16} {figures}".rstrip()
         print(line, flush=True)
-        self.results.append((status, line))
+        self.statuses.append(status)
 
     def import_model(self):
         if self.model.exists():
@@ -139,7 +139,7 @@ class Checks:
               "--live_dir", str(self.work / "live-grpo"), "--metrics", str(metrics))
         seconds = time.perf_counter() - started
         summary = json.loads(metrics.read_text())
-        steps = GPU_SIZES["train_rl"]["max_steps"] if self.gpu else CPU_SIZES["train_rl"]["max_steps"]
+        steps = (GPU_SIZES if self.gpu else CPU_SIZES)["train_rl"]["max_steps"]
         tokens = summary["generated_tokens"] + summary["trained_tokens"]
         return (f"{seconds / steps:.1f} s/step (with loading), {tokens / seconds:,.0f} generated + trained tokens/s, "
                 f"mean reward {summary['mean_reward']:.2f}")
@@ -194,7 +194,7 @@ def main() -> str:
     checks.run("grpo", checks.grpo)
     checks.run("qlora", checks.qlora)
     checks.run("two-processes", checks.two_processes)
-    counts = {status: sum(s == status for s, _ in checks.results) for status in ("PASS", "FAIL", "SKIP")}
+    counts = {status: checks.statuses.count(status) for status in ("PASS", "FAIL", "SKIP")}
     if not (args.keep or args.work_dir):
         shutil.rmtree(work, ignore_errors=True)
     summary = f"gpu-check: {counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped ({work})"

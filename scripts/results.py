@@ -273,6 +273,18 @@ def write_variants(metrics_dir: Path, readme: str | None) -> None:
             replace_block(readme, f"variants-{task}", "\n".join(rows))  # it names missing markers
 
 
+def write_blocks(readme: str, blocks: dict[str, list[str]]) -> None:
+    """Each block into the document's markers of its name; the document holds some of them (README the short form,
+    docs/results.md the full tables), and none is an error."""
+    text = Path(readme).read_text(encoding="utf-8")
+    names = [name for name in blocks if f"<!-- {name}:start -->" in text]
+    if not names:
+        raise StorylabError(f"{readme} has no {' or '.join(f'<!-- {name}:start -->' for name in blocks)} markers; "
+                            "add them where the tables go")
+    for name in names:
+        replace_block(readme, name, "\n".join(blocks[name]))
+
+
 def main() -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--metrics_dir", default="metrics")
@@ -292,13 +304,7 @@ def main() -> str:
         blocks = seeds_blocks(Path(args.metrics_dir), args.seeds)
         print("\n\n".join("\n".join(rows) for rows in blocks.values()))
         if args.readme:
-            text = Path(args.readme).read_text(encoding="utf-8")
-            names = [name for name in blocks if f"<!-- {name}:start -->" in text]
-            if not names:
-                raise StorylabError(f"{args.readme} has no <!-- seeds-{args.seeds}:start --> or <!-- "
-                                    f"seeds-{args.seeds}-runs:start --> markers; add them where the tables go")
-            for name in names:
-                replace_block(args.readme, name, "\n".join(blocks[name]))
+            write_blocks(args.readme, blocks)
         return None
     if args.arms:
         rows = arms_tables(Path(args.metrics_dir), args.arms)
@@ -318,13 +324,7 @@ def main() -> str:
         blocks = {name: rows + made for name, rows in blocks.items() if rows}
         print("\n".join(blocks.get("pretrained") or blocks["pretrained-tables"]))
         if args.readme:
-            text = Path(args.readme).read_text(encoding="utf-8")
-            names = [name for name in blocks if f"<!-- {name}:start -->" in text]
-            if not names:
-                raise StorylabError(f"{args.readme} has no <!-- pretrained:start --> or <!-- pretrained-tables:start --> "
-                                    "markers; add them where the tables go")
-            for name in names:
-                replace_block(args.readme, name, "\n".join(blocks[name]))
+            write_blocks(args.readme, blocks)
         return None
     rows = table(Path(args.metrics_dir))
     if len(rows) == 2:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from storylab import experiments
 from storylab.errors import StorylabError, run
+from storylab.reporting.seeds import CURVES  # GRPO's DVCLive curves, as their mean over the run
 
 NAME = re.compile(r"^seeds-(?P<task>[a-z_]+)-(?P<setting>[a-z0-9]+)-s(?P<seed>\d+)$")
 # The headline's columns (metrics/<task>/headline.json, in `dvc exp show`) that the report does not hold.
@@ -31,9 +32,6 @@ HEADLINE = {"sft_train": "train"}
 # step's groups did.
 DIAGNOSTICS = ("pool_kept", "pool_screened", "pool_solved_never", "pool_solved_always", "mean_reward",
                "mean_frac_reward_zero_std", "rollouts")
-# GRPO's logged curves (its DVCLive dir), as their mean over the run: the policy's entropy and the share of tokens
-# whose ratio was clipped.
-CURVES = {"mean_entropy": "entropy.tsv", "mean_clip_ratio": "clip_ratio/region_mean.tsv"}
 
 
 def from_commit(rev: str, path: str) -> str | None:
