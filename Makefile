@@ -77,6 +77,7 @@ readme: $(STAMP) ## write the results tables into README.md and docs/results.md 
 	$(PY) scripts/results.py --metrics_dir metrics --pretrained --readme README.md
 	$(PY) scripts/results.py --metrics_dir metrics --pretrained --readme docs/results.md
 	$(PY) scripts/results.py --metrics_dir metrics --variants --readme docs/results.md
+	$(PY) scripts/results.py --metrics_dir metrics --reports --readme docs/results.md
 	$(PY) scripts/results.py --metrics_dir metrics --arms word_math --readme docs/results.md
 	$(PY) scripts/results.py --metrics_dir metrics --seeds word_math --readme README.md
 	$(PY) scripts/results.py --metrics_dir metrics --seeds word_math --readme docs/results.md

@@ -4,7 +4,7 @@ bootstrap CIs). `make results` prints it; `make all` ends with it. With --pretra
 tables instead (metrics/pretrained/<data>/: every evaluation with its recipe, the paired differences, and the tiny
 model's held-out score on the same task beside them); `make pretrained` ends with them.
 
-    python scripts/results.py [--metrics_dir metrics] [--pretrained | --variants | --arms TASK | --seeds TASK] [--readme README.md]
+    python scripts/results.py [--metrics_dir metrics] [--pretrained | --variants | --arms TASK | --seeds TASK | --reports] [--readme README.md]
 
 --readme writes the table between the document's `<!-- results:start -->` and `<!-- results:end -->` markers
 (`make readme`), so the README's numbers are the committed metrics'. With --pretrained it writes the short form
@@ -13,11 +13,13 @@ into `<!-- pretrained:... -->` markers (README.md) and the full tables into `<!-
 comparison.csv: each recipe's score on every held-out split) into `<!-- variants-<task>:... -->` markers. With
 --arms TASK, that task's models on every held-out split with their training cost (rollouts, tokens) and every paired
 difference of its report, into `<!-- arms-TASK:... -->` markers. With --seeds TASK, that task over its data seeds
-(storylab/reporting/seeds.py).
+(storylab/reporting/seeds.py). With --reports, the head of every registered task's report (metrics/<task>/report/
+summary.md: each model on the held-out split with its CI) into `<!-- report-<task>:... -->` markers (docs/results.md).
 """
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +30,7 @@ from storylab.io import read_json
 from storylab.markdown_blocks import replace_block
 from storylab.reporting import provenance, seeds
 from storylab.tasks import get_task
+from storylab.tasks.registry import TASKS
 
 OVERLAY = Path("configs/pretrained.yaml")
 # Beside each task's held-out score: (column, subset of the held-out split, metric); "unseen:" reads that split.
@@ -273,6 +276,23 @@ def write_variants(metrics_dir: Path, readme: str | None) -> None:
             replace_block(readme, f"variants-{task}", "\n".join(rows))  # it names missing markers
 
 
+def report_blocks(metrics_dir: Path) -> dict[str, list[str]]:
+    """`report-TASK`: the first section of each registered task's report as the report stage wrote it (every model
+    on the held-out split with its CI), its heading in bold, with the core pipeline's provenance line."""
+    made = provenance.line("dvc.yaml", "make all")
+    blocks = {}
+    for task in TASKS:
+        path = metrics_dir / task / "report" / "summary.md"
+        if not path.is_file():
+            continue
+        sections = re.split(r"^## ", path.read_text(encoding="utf-8"), flags=re.M)
+        if len(sections) < 2:
+            raise StorylabError(f"{path}: no `## ` section; rerun its report stage (dvc repro report@{task})")
+        heading, *body = sections[1].strip().splitlines()
+        blocks[f"report-{task}"] = [f"**{heading}**, the head of `{path}`:", *body, "", made]
+    return blocks
+
+
 def write_blocks(readme: str, blocks: dict[str, list[str]]) -> None:
     """Each block into the document's markers of its name; the document holds some of them (README the short form,
     docs/results.md the full tables), and none is an error."""
@@ -299,7 +319,17 @@ def main() -> str:
     parser.add_argument("--seeds", metavar="TASK",
                         help="that task over its data seeds: the claim and the across-seed summary (into `<!-- "
                              "seeds-TASK:... -->` markers) and every seed's arms (`<!-- seeds-TASK-runs:... -->`)")
+    parser.add_argument("--reports", action="store_true",
+                        help="the head of each task's report (into `<!-- report-<task>:... -->` markers)")
     args = parser.parse_args()
+    if args.reports:
+        blocks = report_blocks(Path(args.metrics_dir))
+        if not blocks:
+            raise StorylabError(f"{args.metrics_dir}: no report yet (<task>/report/summary.md); run make all")
+        print("\n\n".join("\n".join(rows) for rows in blocks.values()))
+        if args.readme:
+            write_blocks(args.readme, blocks)
+        return None
     if args.seeds:
         blocks = seeds_blocks(Path(args.metrics_dir), args.seeds)
         print("\n\n".join("\n".join(rows) for rows in blocks.values()))
