@@ -290,6 +290,8 @@ def report_blocks(metrics_dir: Path) -> dict[str, list[str]]:
             raise StorylabError(f"{path}: no `## ` section; rerun its report stage (dvc repro report@{task})")
         heading, *body = sections[1].strip().splitlines()
         blocks[f"report-{task}"] = [f"**{heading}**, the head of `{path}`:", *body, "", made]
+    if not blocks:
+        raise StorylabError(f"{metrics_dir}: no report yet (<task>/report/summary.md); run make all")
     return blocks
 
 
@@ -322,16 +324,8 @@ def main() -> str:
     parser.add_argument("--reports", action="store_true",
                         help="the head of each task's report (into `<!-- report-<task>:... -->` markers)")
     args = parser.parse_args()
-    if args.reports:
-        blocks = report_blocks(Path(args.metrics_dir))
-        if not blocks:
-            raise StorylabError(f"{args.metrics_dir}: no report yet (<task>/report/summary.md); run make all")
-        print("\n\n".join("\n".join(rows) for rows in blocks.values()))
-        if args.readme:
-            write_blocks(args.readme, blocks)
-        return None
-    if args.seeds:
-        blocks = seeds_blocks(Path(args.metrics_dir), args.seeds)
+    if args.reports or args.seeds:
+        blocks = report_blocks(Path(args.metrics_dir)) if args.reports else seeds_blocks(Path(args.metrics_dir), args.seeds)
         print("\n\n".join("\n".join(rows) for rows in blocks.values()))
         if args.readme:
             write_blocks(args.readme, blocks)
